@@ -1,0 +1,92 @@
+"""The one seam between the `aws` and `local` targets.
+
+Everything else (notebooks, the Glue job, SQL, the state machine) is identical for both targets. Choosing
+`local` only means: boto3 and awswrangler talk to the emulator at `http://127.0.0.1:PORT`, with placeholder
+credentials, instead of the real AWS endpoints. That is done through the standard `AWS_ENDPOINT_URL`
+environment variable, which boto3 (and therefore awswrangler) honours for every service.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+
+TARGETS = ("local", "aws")
+DEFAULT_REGION = "us-east-1"
+DEFAULT_LOCAL_PORT = 5055
+# Placeholder credentials for the emulator: it accepts any value, they grant nothing anywhere.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+def state_dir() -> Path:
+    """Folder holding the local stack's pid file, log and warehouse file."""
+    return Path(os.environ.get("FLIGHTPIPE_HOME", Path.home() / ".flightpipe")).expanduser()
+
+
+def local_endpoint_file(folder: Path | None = None) -> Path:
+    return (folder or state_dir()) / "endpoint"
+
+
+def running_local_endpoint() -> str | None:
+    """The endpoint of the running local stack, as written by `flightpipe local start`, if any."""
+    if os.environ.get("FLIGHTPIPE_LOCAL_ENDPOINT"):
+        return os.environ["FLIGHTPIPE_LOCAL_ENDPOINT"]
+    path = local_endpoint_file()
+    return path.read_text().strip() if path.exists() else None
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    region: str
+    endpoint_url: str | None  # None on `aws`: the SDK's own endpoints
+
+    def session(self) -> boto3.Session:
+        return boto3.Session(region_name=self.region)
+
+    def client(self, service: str):
+        return self.session().client(service)
+
+
+def use_target(target: str = "local", region: str = DEFAULT_REGION) -> Target:
+    """Point this process's boto3/awswrangler at `target` and return it.
+
+    On `local` this needs a running stack (`flightpipe local start`).
+    """
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
+    os.environ["AWS_DEFAULT_REGION"] = region
+    if target == "aws":
+        if os.environ.get("AWS_ENDPOINT_URL") == os.environ.get("FLIGHTPIPE_LOCAL_ENDPOINT"):
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        return Target("aws", region, None)
+    endpoint = running_local_endpoint()
+    if not endpoint:
+        raise RuntimeError("No local stack is running: start it with `flightpipe local start`.")
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    os.environ.update(LOCAL_CREDENTIALS)
+    return Target("local", region, endpoint)
+
+
+# Default names of the resources the provisioning notebooks create (each is a notebook parameter too).
+DEFAULT_NAMES = {
+    "project": "flightpipe",
+    "redshift_cluster_id": "flightpipe",
+    "redshift_database": "dev",
+    "redshift_secret_name": "flightpipe/redshift-admin",
+}
+
+
+def default_warehouse(target: Target):
+    """The project's warehouse on `target`, found by the default names (the secret's ARN is looked up)."""
+    from flightpipe.warehouse import Warehouse
+
+    secret = target.client("secretsmanager").describe_secret(SecretId=DEFAULT_NAMES["redshift_secret_name"])
+    return Warehouse(
+        database=DEFAULT_NAMES["redshift_database"],
+        cluster_id=DEFAULT_NAMES["redshift_cluster_id"],
+        secret_arn=secret["ARN"],
+    )

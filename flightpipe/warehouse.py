@@ -1,0 +1,115 @@
+"""The Redshift Data API, the way notebooks, the CLI and tests use it.
+
+The Data API runs SQL over HTTPS with IAM auth: no driver, no VPC access, no password in the client. The same
+calls reach a real cluster/workgroup on `aws` and the embedded engine on `local`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import awswrangler as wr
+import boto3
+import pandas as pd
+
+SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+class StatementFailed(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """Where SQL runs: a provisioned cluster (`cluster_id`) or a serverless `workgroup`, and a `database`,
+    authenticated by a Secrets Manager secret (`secret_arn`) or temporary credentials for `db_user`."""
+
+    database: str
+    cluster_id: str | None = None
+    workgroup: str | None = None
+    secret_arn: str | None = None
+    db_user: str | None = None
+    timeout: float = 300.0
+
+    def _target(self) -> dict[str, str]:
+        target = {"Database": self.database}
+        if self.cluster_id:
+            target["ClusterIdentifier"] = self.cluster_id
+        elif self.workgroup:
+            target["WorkgroupName"] = self.workgroup
+        else:
+            raise ValueError("a warehouse needs a cluster_id or a workgroup")
+        if self.secret_arn:
+            target["SecretArn"] = self.secret_arn
+        elif self.db_user:
+            target["DbUser"] = self.db_user
+        return target
+
+    @property
+    def client(self):
+        return boto3.client("redshift-data")
+
+    def _wait(self, statement_id: str) -> dict[str, Any]:
+        deadline = time.monotonic() + self.timeout
+        delay = 0.05
+        while True:
+            desc = self.client.describe_statement(Id=statement_id)
+            if desc["Status"] == "FINISHED":
+                return desc
+            if desc["Status"] in ("FAILED", "ABORTED"):
+                raise StatementFailed(f"{desc['Status']}: {desc.get('Error', '')} -- SQL: {desc.get('QueryString', '')[:300]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"statement {statement_id} not finished after {self.timeout:.0f}s")
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    def run(self, sql: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run one statement (with `:name` parameters) and wait for it; return DescribeStatement."""
+        kwargs: dict[str, Any] = {"Sql": sql, **self._target()}
+        if parameters:
+            kwargs["Parameters"] = [{"name": k, "value": str(v)} for k, v in parameters.items()]
+        return self._wait(self.client.execute_statement(**kwargs)["Id"])
+
+    def run_batch(self, sqls: list[str]) -> dict[str, Any]:
+        """Run statements as ONE transaction (BatchExecuteStatement): all of them or none."""
+        return self._wait(self.client.batch_execute_statement(Sqls=sqls, **self._target())["Id"])
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run a SELECT and return its rows as a DataFrame (awswrangler pages through the result)."""
+        con = wr.data_api.redshift.connect(
+            cluster_id=self.cluster_id or "",
+            workgroup_name=self.workgroup or "",
+            database=self.database,
+            secret_arn=self.secret_arn or "",
+            db_user=self.db_user or "",
+        )
+        params = [{"name": k, "value": str(v)} for k, v in (parameters or {}).items()] or None
+        return wr.data_api.redshift.read_sql_query(sql, con, parameters=params)
+
+    def run_file(self, name: str, **substitutions: str) -> dict[str, Any]:
+        """Run every statement of `sql/<name>` as one batch, after filling `{placeholders}` (identifiers,
+        S3 paths, role ARNs: values COPY cannot take as parameters)."""
+        return self.run_batch(split_statements(render_sql(name, **substitutions)))
+
+
+def render_sql(name: str, **substitutions: str) -> str:
+    text = (SQL_DIR / name).read_text()
+    missing = sorted(set(_PLACEHOLDER.findall(text)) - substitutions.keys())
+    if missing:
+        raise KeyError(f"sql/{name} needs values for {missing}")
+    return _PLACEHOLDER.sub(lambda m: substitutions[m.group(1)], text)
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a SQL script on `;` at line ends, dropping comments-only chunks."""
+    statements = []
+    for chunk in re.split(r";\s*(?:\n|$)", script):
+        body = "\n".join(line for line in chunk.splitlines() if not line.strip().startswith("--")).strip()
+        if body:
+            statements.append(body)
+    return statements

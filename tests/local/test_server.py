@@ -1,0 +1,33 @@
+import pytest
+
+from flightpipe.local.server import PortInUseError, check_port_free
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses with a socket listening on `port`, read from the kernel's tables."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A = LISTEN
+                found.add(address if width == 32 else ".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
+
+
+def test_stack_listens_on_loopback_only(local_stack, aws):
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="server-smoke")
+    assert "server-smoke" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    port = int(local_stack.endpoint.rsplit(":", 1)[1])
+    assert listening_addresses(port) == {"127.0.0.1"}
+
+
+def test_taken_port_is_reported(local_stack):
+    port = int(local_stack.endpoint.rsplit(":", 1)[1])
+    with pytest.raises(PortInUseError, match=str(port)):
+        check_port_free(port)
