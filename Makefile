@@ -22,7 +22,8 @@ run: setup
 
 # Every test, the notebooks (nbval) included. The tests start their own local stack.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg
 
 lint: setup
 	$(BIN)/ruff check .

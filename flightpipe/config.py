@@ -15,6 +15,7 @@ from pathlib import Path
 import boto3
 
 TARGETS = ("local", "aws")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REGION = "us-east-1"
 DEFAULT_LOCAL_PORT = 5055
 # Placeholder credentials for the emulator: it accepts any value, they grant nothing anywhere.
@@ -71,22 +72,12 @@ def use_target(target: str = "local", region: str = DEFAULT_REGION) -> Target:
     return Target("local", region, endpoint)
 
 
-# Default names of the resources the provisioning notebooks create (each is a notebook parameter too).
-DEFAULT_NAMES = {
-    "project": "flightpipe",
-    "redshift_cluster_id": "flightpipe",
-    "redshift_database": "dev",
-    "redshift_secret_name": "flightpipe/redshift-admin",
-}
 
-
-def default_warehouse(target: Target):
-    """The project's warehouse on `target`, found by the default names (the secret's ARN is looked up)."""
+def default_warehouse(target: Target, project: str = "flightpipe"):
+    """The project's warehouse on `target`, found by its default names (the secret's ARN is looked up)."""
+    from flightpipe.names import Names
     from flightpipe.warehouse import Warehouse
 
-    secret = target.client("secretsmanager").describe_secret(SecretId=DEFAULT_NAMES["redshift_secret_name"])
-    return Warehouse(
-        database=DEFAULT_NAMES["redshift_database"],
-        cluster_id=DEFAULT_NAMES["redshift_cluster_id"],
-        secret_arn=secret["ARN"],
-    )
+    names = Names(project=project, region=target.region, bucket="")
+    secret = target.client("secretsmanager").describe_secret(SecretId=names.redshift_secret)
+    return Warehouse(database=names.redshift_database, cluster_id=names.redshift_cluster, secret_arn=secret["ARN"])

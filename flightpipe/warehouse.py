@@ -62,7 +62,8 @@ class Warehouse:
             if desc["Status"] == "FINISHED":
                 return desc
             if desc["Status"] in ("FAILED", "ABORTED"):
-                raise StatementFailed(f"{desc['Status']}: {desc.get('Error', '')} -- SQL: {desc.get('QueryString', '')[:300]}")
+                sql = desc.get("QueryString", "")[:300]
+                raise StatementFailed(f"{desc['Status']}: {desc.get('Error', '')} -- SQL: {sql}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"statement {statement_id} not finished after {self.timeout:.0f}s")
             time.sleep(delay)

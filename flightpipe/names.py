@@ -1,0 +1,95 @@
+"""Every resource name of the pipeline, derived from a project name in one place.
+
+Notebooks take `project` (and optionally `bucket`) as parameters and derive the rest here, so that
+provisioning, the daily run and teardown always agree on what they are talking about.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Names:
+    project: str
+    region: str
+    bucket: str  # raw data, dimension file, job script, staging, rejects
+
+    # S3 layout inside the bucket
+    raw_prefix: str = "raw/flights/"  # date=YYYY-MM-DD/flights.csv lands here
+    dim_key: str = "dim/airports.csv"
+    script_key: str = "glue/scripts/daily_flights_etl.py"
+    staging_prefix: str = "staging/"
+    rejects_prefix: str = "rejects/"
+
+    @classmethod
+    def derive(cls, project: str, region: str, account_id: str, bucket: str = "") -> Names:
+        """Names for `project`; the default bucket is unique per account without revealing the account id."""
+        digest = hashlib.sha256(f"{account_id}/{region}".encode()).hexdigest()[:10]
+        return cls(project=project, region=region, bucket=bucket or f"{project}-{region}-{digest}")
+
+    @property
+    def trail_bucket(self) -> str:
+        return f"{self.bucket}-trail"
+
+    @property
+    def glue_database(self) -> str:
+        return self.project.replace("-", "_")
+
+    @property
+    def crawler(self) -> str:
+        return f"{self.project}-raw-flights"
+
+    @property
+    def catalog_table(self) -> str:
+        return "flights"  # the crawler names the table after the folder raw/flights/
+
+    @property
+    def job(self) -> str:
+        return f"{self.project}-daily-flights-etl"
+
+    @property
+    def state_machine(self) -> str:
+        return f"{self.project}-daily-ingest"
+
+    @property
+    def rule(self) -> str:
+        return f"{self.project}-raw-flights-uploaded"
+
+    @property
+    def trail(self) -> str:
+        return f"{self.project}-raw-data-events"
+
+    @property
+    def topic(self) -> str:
+        return f"{self.project}-notifications"
+
+    @property
+    def queue(self) -> str:
+        return f"{self.project}-notifications-inbox"
+
+    @property
+    def redshift_cluster(self) -> str:
+        return self.project
+
+    @property
+    def redshift_database(self) -> str:
+        return "dev"
+
+    @property
+    def redshift_secret(self) -> str:
+        return f"{self.project}/redshift-admin"
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """IAM role per service principal that needs one."""
+        return {
+            "glue": f"{self.project}-glue",
+            "redshift": f"{self.project}-redshift-copy",
+            "states": f"{self.project}-states",
+            "events": f"{self.project}-events",
+        }
+
+    def raw_key(self, run_date: str) -> str:
+        return f"{self.raw_prefix}date={run_date}/flights.csv"

@@ -1,0 +1,60 @@
+"""Rules every stored notebook and runbook keeps (nbval checks the outputs themselves)."""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from flightpipe.runbook import NOTEBOOKS, RUNBOOKS, load_runbook
+
+NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+SECRET_PATTERNS = {
+    "12-digit account id": re.compile(r"(?<![\d.])\d{12}(?![\d.])"),
+    "access key id": re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "secret key assignment": re.compile(r"(?i)aws_secret_access_key\s*[=:]\s*\S+"),
+    "password value": re.compile(r"(?i)\"password\"\s*:\s*\"[^\"]+\""),
+}
+
+
+def read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def test_there_is_a_notebook_per_step():
+    names = [p.stem for p in NOTEBOOK_FILES]
+    assert names[0] == "00_overview" and names[-1] == "99_teardown"
+    assert {"01_iam", "02_s3", "03_redshift", "10_daily_ingest", "20_validate_and_chart"} <= set(names)
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.stem)
+def test_one_parameters_cell_then_derived_values(path):
+    nb = read(path)
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged parameters"
+    assert nb.cells[0].cell_type == "markdown", "a notebook starts by saying why"
+    params = nb.cells[tagged[0]].source
+    # only plain assignments of literals: anything computed belongs in a later cell
+    for line in params.splitlines():
+        code = line.split("#")[0].strip()
+        if code:
+            assert re.fullmatch(r"\w+ = (\".*\"|'.*'|-?[\d.]+|True|False|None)", code), f"{path.name}: {line}"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.stem)
+def test_stored_outputs_carry_no_secret_or_account_id(path):
+    nb = read(path)
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") + "".join(
+                v for k, v in output.get("data", {}).items() if k.startswith("text/") and isinstance(v, str)
+            )
+            for what, pattern in SECRET_PATTERNS.items():
+                assert not pattern.search(text), f"{path.name} cell {index}: {what} in stored output"
+
+
+@pytest.mark.parametrize("runbook", sorted(p.stem for p in RUNBOOKS.glob("*.yaml")))
+def test_runbooks_name_existing_notebooks(runbook):
+    for notebook, _ in load_runbook(runbook):
+        assert (NOTEBOOKS / notebook).exists(), f"{runbook}: {notebook}"
