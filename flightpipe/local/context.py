@@ -10,7 +10,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 @dataclass(frozen=True)
 class StackContext:
-    state_dir: Path  # the stack's folder: log, pid file, warehouse file
+    state_dir: Path  # the stack's folder: log, pid file, warehouse/<database>.duckdb, Glue job runs
     host: str  # always 127.0.0.1
     port: int
     region: str = "us-east-1"
@@ -19,7 +19,3 @@ class StackContext:
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-    @property
-    def warehouse_path(self) -> Path:
-        return self.state_dir / "warehouse.duckdb"
