@@ -1,0 +1,385 @@
+"""The local Glue: crawlers catalog real CSV folders, jobs run real scripts."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import awswrangler as wr
+import pandas as pd
+import pytest
+from botocore.exceptions import ClientError
+
+from flightpipe.local import glue
+from tests.conftest import DATA
+
+SAMPLE = DATA / "samples" / "gds_sample_flights.csv"
+HIVE_TYPES = {"int64": "bigint", "float64": "double"}  # pandas dtype → Glue type; anything else string
+
+
+def unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+def expected_columns(csv_text: str) -> list[tuple[str, str]]:
+    """What the classifier should infer, computed independently by pandas."""
+    import io
+
+    frame = pd.read_csv(io.StringIO(csv_text))
+    return [(c.lower(), HIVE_TYPES.get(str(t), "string")) for c, t in frame.dtypes.items()]
+
+
+def wait_until(predicate, timeout=10.0, interval=0.01):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not reached in time")
+
+
+def run_crawler(client, name, timeout=10.0) -> list[str]:
+    """Start a crawler and return the states seen until it is READY again."""
+    client.start_crawler(Name=name)
+    states = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = client.get_crawler(Name=name)["Crawler"]["State"]
+        if not states or states[-1] != state:
+            states.append(state)
+        if state == "READY":
+            return states
+        time.sleep(0.005)
+    raise AssertionError(f"crawler {name} did not finish: {states}")
+
+
+@pytest.fixture
+def lake(aws):
+    """A bucket, a catalog database and a crawler over `s3://bucket/flights/`."""
+    s3, client = aws("s3"), aws("glue")
+    bucket, database, crawler = unique("lake"), unique("db").replace("-", "_"), unique("crawler")
+    s3.create_bucket(Bucket=bucket)
+    client.create_database(DatabaseInput={"Name": database})
+
+    def make_crawler(name=crawler, exclusions=(), path="flights/", **extra):
+        target = {"Path": f"s3://{bucket}/{path}", "Exclusions": list(exclusions)}
+        client.create_crawler(
+            Name=name,
+            Role="arn:aws:iam::123456789012:role/glue",
+            DatabaseName=extra.pop("db", database),
+            Targets={"S3Targets": [target]},
+            **extra,
+        )
+        return name
+
+    def put(key, body):
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    return type("Lake", (), dict(s3=s3, glue=client, bucket=bucket, db=database, crawler=make_crawler, put=put))
+
+
+# ---- crawler ------------------------------------------------------------------------------------
+
+
+def test_crawl_creates_partitioned_table_and_recrawl_adds_partitions(lake, monkeypatch):
+    # A few small files crawl in milliseconds: slow the phases down so the poll loop sees each state.
+    monkeypatch.setattr(glue, "STOPPING_SECONDS", 0.2)
+    crawl_work = glue.CrawlRun.run
+    monkeypatch.setattr(glue.CrawlRun, "run", lambda self: (time.sleep(0.2), crawl_work(self)))
+    sample = SAMPLE.read_text()
+    for day in ("2024-01-01", "2024-01-02"):
+        lake.put(f"flights/date={day}/flights.csv", sample)
+    name = lake.crawler(TablePrefix="raw_")
+
+    states = run_crawler(lake.glue, name)
+    assert states[0] == "RUNNING" and "STOPPING" in states and states[-1] == "READY"
+    crawler = lake.glue.get_crawler(Name=name)["Crawler"]
+    assert crawler["LastCrawl"]["Status"] == "SUCCEEDED"
+    assert crawler["LastCrawl"]["LogGroup"] == "/aws-glue/crawlers" and crawler["LastCrawl"]["LogStream"] == name
+
+    tables = lake.glue.get_tables(DatabaseName=lake.db)["TableList"]
+    assert [t["Name"] for t in tables] == ["raw_flights"]
+    table = tables[0]
+    sd = table["StorageDescriptor"]
+    assert [(c["Name"], c["Type"]) for c in sd["Columns"]] == expected_columns(sample)
+    assert dict((c["Name"], c["Type"]) for c in sd["Columns"])["carrier"] == "string"
+    assert table["PartitionKeys"] == [{"Name": "date", "Type": "string"}]
+    assert sd["Location"] == f"s3://{lake.bucket}/flights/"
+    assert sd["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"
+    assert sd["SerdeInfo"]["Parameters"] == {"field.delim": ","}
+    assert table["Parameters"]["classification"] == "csv"
+    assert table["Parameters"]["skip.header.line.count"] == "1"
+
+    def partitions():
+        parts = lake.glue.get_partitions(DatabaseName=lake.db, TableName="raw_flights")["Partitions"]
+        return sorted((p["Values"][0], p["StorageDescriptor"]["Location"]) for p in parts)
+
+    assert partitions() == [(d, f"s3://{lake.bucket}/flights/date={d}/") for d in ("2024-01-01", "2024-01-02")]
+
+    lake.put("flights/date=2024-01-03/flights.csv", sample)
+    run_crawler(lake.glue, name)
+    assert [v for v, _ in partitions()] == ["2024-01-01", "2024-01-02", "2024-01-03"]
+    # Same schema: the table was not rewritten.
+    assert len(lake.glue.get_table_versions(DatabaseName=lake.db, TableName="raw_flights")["TableVersions"]) == 1
+    # awswrangler sees the same catalog.
+    assert sorted(wr.catalog.get_partitions(database=lake.db, table="raw_flights")) == [
+        f"s3://{lake.bucket}/flights/date={d}/" for d in ("2024-01-01", "2024-01-02", "2024-01-03")
+    ]
+    assert wr.catalog.get_table_types(database=lake.db, table="raw_flights")["depdelay"] == "bigint"
+
+
+def test_changed_schema_creates_table_version(lake):
+    sample = SAMPLE.read_text()
+    lake.put("flights/date=2024-01-01/flights.csv", sample)
+    name = lake.crawler()
+    run_crawler(lake.glue, name)
+    # A new day whose delays have decimals and an extra column.
+    header, *rows = sample.splitlines()
+    changed = "\n".join([header + ",Distance"] + [r.replace(",-3,1", ",-3.5,1") + ",1200" for r in rows]) + "\n"
+    assert changed != sample + "\n"
+    lake.put("flights/date=2024-01-02/flights.csv", changed)
+    run_crawler(lake.glue, name)
+
+    versions = lake.glue.get_table_versions(DatabaseName=lake.db, TableName="flights")["TableVersions"]
+    assert len(versions) == 2
+    columns = lake.glue.get_table(DatabaseName=lake.db, Name="flights")["Table"]["StorageDescriptor"]["Columns"]
+    types = {c["Name"]: c["Type"] for c in columns}
+    assert types["depdelay"] == dict(expected_columns(changed))["depdelay"] == "double"
+    assert types["distance"] == "bigint" and types["arrdelay"] == "bigint"
+    # The new partition carries its own schema; the old one keeps the schema it was crawled with.
+    parts = {
+        p["Values"][0]: {c["Name"] for c in p["StorageDescriptor"]["Columns"]}
+        for p in lake.glue.get_partitions(DatabaseName=lake.db, TableName="flights")["Partitions"]
+    }
+    assert "distance" in parts["2024-01-02"] and "distance" not in parts["2024-01-01"]
+
+
+def test_exclusions_are_honoured(lake):
+    sample = SAMPLE.read_text()
+    for day in ("2024-01-01", "2024-01-02", "2024-01-03"):
+        lake.put(f"flights/date={day}/flights.csv", sample)
+    lake.put("flights/date=2024-01-01/notes.tmp", "not,data\nat,all\n")
+    name = lake.crawler(exclusions=["date=2024-01-02/**", "**.tmp"])
+    run_crawler(lake.glue, name)
+    parts = lake.glue.get_partitions(DatabaseName=lake.db, TableName="flights")["Partitions"]
+    assert sorted(p["Values"][0] for p in parts) == ["2024-01-01", "2024-01-03"]
+    table = lake.glue.get_table(DatabaseName=lake.db, Name="flights")["Table"]
+    assert table["Parameters"]["objectCount"] == "2"  # the .tmp file was not counted
+
+
+def test_unpartitioned_folder_and_unreadable_objects(lake, aws):
+    sample = SAMPLE.read_text()
+    lake.put("airports/a.csv", sample)
+    lake.put("airports/empty.csv", b"")
+    lake.put("airports/blob.bin", bytes(range(256)))
+    name = lake.crawler(path="airports")
+    run_crawler(lake.glue, name)
+    crawler = lake.glue.get_crawler(Name=name)["Crawler"]
+    assert crawler["LastCrawl"]["Status"] == "SUCCEEDED"
+    table = lake.glue.get_table(DatabaseName=lake.db, Name="airports")["Table"]
+    assert table["PartitionKeys"] == []
+    assert table["StorageDescriptor"]["Location"] == f"s3://{lake.bucket}/airports/"
+    events = aws("logs").get_log_events(logGroupName="/aws-glue/crawlers", logStreamName=name)["events"]
+    text = "\n".join(e["message"] for e in events)
+    assert "empty.csv" in text and "blob.bin" in text and "UNKNOWN" in text
+    metrics = lake.glue.get_crawler_metrics(CrawlerNameList=[name])["CrawlerMetricsList"][0]
+    assert metrics["TablesCreated"] == 1
+
+
+def test_double_start_and_missing_database(lake, monkeypatch):
+    monkeypatch.setattr(glue, "STOPPING_SECONDS", 0.3)
+    lake.put("flights/date=2024-01-01/flights.csv", SAMPLE.read_text())
+    name = lake.crawler()
+    lake.glue.start_crawler(Name=name)
+    with pytest.raises(ClientError) as err:
+        lake.glue.start_crawler(Name=name)
+    assert err.value.response["Error"]["Code"] == "CrawlerRunningException"
+    time.sleep(0.05)
+    running = lake.glue.get_crawler(Name=name)["Crawler"]
+    assert running["State"] in ("RUNNING", "STOPPING") and running["CrawlElapsedTime"] >= 50
+    wait_until(lambda: lake.glue.get_crawler(Name=name)["Crawler"]["State"] == "READY")
+
+    orphan = lake.crawler(name=unique("orphan"), db="no_such_db")
+    run_crawler(lake.glue, orphan)
+    last = lake.glue.get_crawler(Name=orphan)["Crawler"]["LastCrawl"]
+    assert last["Status"] == "FAILED" and "no_such_db" in last["ErrorMessage"]
+
+
+# ---- job ----------------------------------------------------------------------------------------
+
+ECHO_SCRIPT = """
+import json, os, sys
+import boto3
+args = sys.argv[1:]
+options = dict(zip(args[::2], args[1::2]))
+print("ARGS " + json.dumps(options))
+print("LEAKED " + str(os.environ.get("AWS_SESSION_TOKEN")))
+boto3.client("s3").put_object(Bucket=options["--bucket"], Key="out/result.json", Body=json.dumps(options))
+"""
+
+FAILING_SCRIPT = """
+def load():
+    raise ValueError("boom")
+load()
+"""
+
+SLEEPING_SCRIPT = "import time\nprint('sleeping', flush=True)\ntime.sleep(30)\n"
+
+
+@pytest.fixture
+def make_job(aws):
+    s3, client = aws("s3"), aws("glue")
+    bucket = unique("scripts")
+    s3.create_bucket(Bucket=bucket)
+
+    def make(script: str, **extra) -> str:
+        name = unique("job")
+        s3.put_object(Bucket=bucket, Key=f"{name}.py", Body=script)
+        client.create_job(
+            Name=name,
+            Role="arn:aws:iam::123456789012:role/glue",
+            GlueVersion="3.0",
+            MaxCapacity=0.0625,
+            Command={"Name": "pythonshell", "PythonVersion": "3.9", "ScriptLocation": f"s3://{bucket}/{name}.py"},
+            **extra,
+        )
+        return name
+
+    make.bucket = bucket
+    return make
+
+
+def wait_for_run(client, job, run_id, timeout=20.0):
+    return wait_until(
+        lambda: (
+            (r := client.get_job_run(JobName=job, RunId=run_id)["JobRun"])["JobRunState"]
+            in ("SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED")
+            and r
+        ),
+        timeout=timeout,
+    )
+
+
+def log_text(aws, group, stream) -> str:
+    return "\n".join(
+        e["message"] for e in aws("logs").get_log_events(logGroupName=group, logStreamName=stream)["events"]
+    )
+
+
+def test_job_runs_script_against_the_emulator(make_job, aws, monkeypatch):
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "must-not-reach-the-script")
+    client = aws("glue")
+    job = make_job(ECHO_SCRIPT, DefaultArguments={"--bucket": make_job.bucket, "--table": "default", "--env": "local"})
+    run_id = client.start_job_run(JobName=job, Arguments={"--table": "override"})["JobRunId"]
+    assert run_id.startswith("jr_") and len(run_id) == 67
+    run = wait_for_run(client, job, run_id)
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    assert run["CompletedOn"] >= run["StartedOn"] and run["LogGroupName"] == "/aws-glue/python-jobs"
+
+    expected = {
+        "--bucket": make_job.bucket,
+        "--table": "override",
+        "--env": "local",
+        "--JOB_NAME": job,
+        "--JOB_RUN_ID": run_id,
+    }
+    written = aws("s3").get_object(Bucket=make_job.bucket, Key="out/result.json")["Body"].read()
+    assert json.loads(written) == expected
+    output = log_text(aws, "/aws-glue/python-jobs/output", run_id)
+    assert json.loads(output.split("ARGS ", 1)[1].splitlines()[0]) == expected
+    assert "LEAKED None" in output
+    assert [r["Id"] for r in client.get_job_runs(JobName=job)["JobRuns"]] == [run_id]
+
+
+def test_failing_script_reports_its_exception(make_job, aws):
+    client = aws("glue")
+    job = make_job(FAILING_SCRIPT)
+    run_id = client.start_job_run(JobName=job)["JobRunId"]
+    run = wait_for_run(client, job, run_id)
+    assert run["JobRunState"] == "FAILED"
+    assert run["ErrorMessage"] == "ValueError: boom"
+    errors = log_text(aws, "/aws-glue/python-jobs/error", run_id)
+    assert "Traceback (most recent call last)" in errors and 'raise ValueError("boom")' in errors
+
+
+def test_timeout_and_concurrency_and_stop(make_job, aws, monkeypatch):
+    monkeypatch.setattr(glue, "SECONDS_PER_TIMEOUT_MINUTE", 0.5)
+    client = aws("glue")
+    slow = make_job(SLEEPING_SCRIPT, Timeout=1)
+    started = time.monotonic()
+    run = wait_for_run(client, slow, client.start_job_run(JobName=slow)["JobRunId"])
+    assert run["JobRunState"] == "TIMEOUT" and time.monotonic() - started < 5
+
+    single = make_job(SLEEPING_SCRIPT, ExecutionProperty={"MaxConcurrentRuns": 1})
+    first = client.start_job_run(JobName=single)["JobRunId"]
+    with pytest.raises(ClientError) as err:
+        client.start_job_run(JobName=single)
+    assert err.value.response["Error"]["Code"] == "ConcurrentRunsExceededException"
+    wait_until(lambda: "sleeping" in log_text(aws, "/aws-glue/python-jobs/output", first) or None)
+    stopped = client.batch_stop_job_run(JobName=single, JobRunIds=[first, "jr_unknown"])
+    assert [s["JobRunId"] for s in stopped["SuccessfulSubmissions"]] == [first]
+    assert [e["JobRunId"] for e in stopped["Errors"]] == ["jr_unknown"]
+    assert wait_for_run(client, single, first)["JobRunState"] == "STOPPED"
+    client.start_job_run(JobName=single)  # the slot is free again
+    glue.shutdown()
+
+
+# ---- units --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["1", "-2", ""], "bigint"),
+        (["1", "2.5"], "double"),
+        (["1e3", "4"], "double"),
+        (["DL", "1"], "string"),
+        (["", " "], "string"),
+        (["9223372036854775808"], "double"),
+    ],
+)
+def test_infer_type(values, expected):
+    assert glue.infer_type(values) == expected
+
+
+def test_classify_csv_header_detection():
+    with_header = glue.classify_csv(b"Name,Age\nann,31\nbob,\n")
+    assert with_header.has_header and with_header.columns == [("name", "string"), ("age", "bigint")]
+    all_strings = glue.classify_csv(b"a,b\nc,d\n")  # nothing tells the header from data: Glue's col0…
+    assert not all_strings.has_header and [n for n, _ in all_strings.columns] == ["col0", "col1"]
+    assert glue.classify_csv(b"x|y\n1|2\n").delimiter == "|"
+    assert glue.classify_csv(b"just one line\n") is None
+    assert glue.classify_csv(b"a,b\n1,2\n"[:0]) is None
+    assert glue.classify_csv(b"\x00\x01\x02") is None
+    truncated = glue.classify_csv(b"a,b\n1,2\n3,4\n5,6.", truncated=True)
+    assert truncated.columns == [("a", "bigint"), ("b", "bigint")]
+
+
+def test_install_is_idempotent(local_stack):
+    from moto.glue.models import FakeCrawler, FakeJob
+
+    glue.install(local_stack.ctx)
+    glue.install(local_stack.ctx)
+    assert FakeCrawler.start_crawler is glue._start_crawler and FakeJob.start_job_run is glue._start_job_run
+
+
+def test_exclusion_globs():
+    patterns = [glue.glob_to_regex(p) for p in ["*.tmp", "logs/**", "date=2024-01-0{1,2}"]]
+    assert glue.is_excluded("x.tmp", patterns)
+    assert not glue.is_excluded("date=2024-01-05/x.tmp", patterns)  # * does not cross folders
+    assert glue.is_excluded("logs/a/b.csv", patterns)
+    assert glue.is_excluded("date=2024-01-02/flights.csv", patterns)
+    assert not glue.is_excluded("date=2024-01-03/flights.csv", patterns)
+
+
+def test_error_message_from_stderr():
+    stderr = (
+        'Traceback (most recent call last):\n  File "a.py", line 1, in <module>\n    x()\n'
+        "KeyError: 'k'\n\nDuring handling of the above exception, another exception occurred:\n\n"
+        'Traceback (most recent call last):\n  File "a.py", line 3, in <module>\n'
+        "ValueError: s3://b/k: header only\n"
+    )
+    assert glue.error_message_from_stderr(stderr, 1) == "ValueError: s3://b/k: header only"
+    assert glue.error_message_from_stderr("", 3) == "Command failed with exit code 3"
