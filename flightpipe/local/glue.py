@@ -735,7 +735,8 @@ def job_command_line(script: Path, job_name: str, run_id: str, arguments: dict[s
     """How Glue calls a Python shell script: `script --key value … --JOB_NAME n --JOB_RUN_ID jr_…`."""
     argv = [sys.executable, "-u", str(script)]
     for key, value in arguments.items():
-        argv += [key, value]
+        if key.startswith("--"):  # keys without dashes (e.g. `library-set`) configure Glue, not the script
+            argv += [key, value]
     return argv + ["--JOB_NAME", job_name, "--JOB_RUN_ID", run_id]
 
 

@@ -383,3 +383,11 @@ def test_error_message_from_stderr():
     )
     assert glue.error_message_from_stderr(stderr, 1) == "ValueError: s3://b/k: header only"
     assert glue.error_message_from_stderr("", 3) == "Command failed with exit code 3"
+
+
+def test_settings_without_dashes_configure_glue_not_the_script(tmp_path):
+    argv = glue.job_command_line(
+        tmp_path / "job.py", "j", "jr_1", {"library-set": "analytics", "--day": "2013-01-01"}
+    )
+    assert "library-set" not in argv and "analytics" not in argv
+    assert argv[-6:] == ["--day", "2013-01-01", "--JOB_NAME", "j", "--JOB_RUN_ID", "jr_1"]
