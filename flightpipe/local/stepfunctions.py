@@ -1,0 +1,265 @@
+"""Step Functions: make moto's state-machine engine run the pipeline's integrations as AWS does.
+
+moto (with `execute_state_machine=True`) interprets definitions with an engine derived from LocalStack's;
+each Task calls the target service back over HTTP with boto3. What this module changes:
+
+* Callbacks go to this stack's endpoint (127.0.0.1), not `localhost` (which may resolve to ::1), and
+  reuse one boto3 client per (service, region) instead of building one per Task.
+* `arn:aws:states:::glue:startJobRun.sync` works: moto crashes after the run ends (it tidies up a
+  task-token endpoint Glue never has). We poll GetJobRun every `SYNC_POLL_SECONDS` until the run ends:
+  SUCCEEDED → the JobRun (with JobName) is the Task's result; FAILED/ERROR/TIMEOUT/STOPPED →
+  `States.TaskFailed` with the JobRun JSON (its ErrorMessage included) as Cause, as on AWS.
+* Service results are JSON, as on AWS: timestamps become ISO-8601 text and streamed bodies text
+  (moto's engine keeps datetime / stream objects, which break its own execution APIs).
+* `aws-sdk:<service>:<action>` tasks: SDK integration names that differ from boto3's are mapped
+  (`redshiftdata` → `redshift-data`, ...), and a service error is named `<Service>.<Code>Exception`
+  with the service in PascalCase (`Glue.CrawlerRunningException`, `RedshiftData.ValidationException`,
+  `S3.NoSuchKeyException`), which is what Retry/Catch `ErrorEquals` match on AWS.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+from datetime import datetime
+from typing import Any
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
+from moto.core.models import botocore_stubber
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+    StateTaskServiceAwsSdk,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_glue import (
+    StateTaskServiceGlue,
+)
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.utils import boto_client
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+from flightpipe.local.context import StackContext
+
+# How often a `.sync` task asks the service whether its job has ended (moto: 0.5 s; AWS: much longer).
+SYNC_POLL_SECONDS = 0.2
+
+GLUE_RUN_SUCCEEDED = {"SUCCEEDED"}
+GLUE_RUN_FAILED = {"FAILED", "ERROR", "TIMEOUT", "STOPPED"}
+
+# `aws-sdk:<name>:...` names whose boto3 service name differs.
+SDK_TO_BOTO_SERVICE = {
+    "redshiftdata": "redshift-data",
+    "cloudwatchlogs": "logs",
+    "eventbridge": "events",
+    "sfn": "stepfunctions",
+}
+
+# Service part of aws-sdk error names: the SDK's PascalCase service name (AWS docs: `AcmPca.…`, `S3.…`).
+SDK_ERROR_SERVICE_NAMES = {
+    "acmpca": "AcmPca",
+    "cloudwatch": "CloudWatch",
+    "cloudwatchlogs": "CloudWatchLogs",
+    "dynamodb": "DynamoDb",
+    "eventbridge": "EventBridge",
+    "redshift": "Redshift",
+    "redshiftdata": "RedshiftData",
+    "secretsmanager": "SecretsManager",
+    "sfn": "Sfn",
+    "sns": "Sns",
+    "sqs": "Sqs",
+    "ssm": "Ssm",
+}
+
+# Engine modules that imported `boto_client_for` by name and so must be re-pointed one by one.
+_ENGINE_MODULES = [
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_factory",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
+]
+
+_endpoint: str | None = None
+_clients: dict[tuple[str, str], BaseClient] = {}
+_clients_lock = threading.Lock()
+_session: boto3.Session | None = None  # one boto3 session: clients are built under _clients_lock
+_original_boto_client_for = boto_client.boto_client_for
+_moto_aws_sdk_eval_service_task = StateTaskServiceAwsSdk._eval_service_task
+
+
+def install(ctx: StackContext) -> None:
+    global _endpoint
+    if _endpoint != ctx.endpoint:
+        with _clients_lock:
+            _clients.clear()
+    _endpoint = ctx.endpoint
+    _point_engine_at(local_boto_client_for)
+    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES.update(SDK_TO_BOTO_SERVICE)
+    state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = SYNC_POLL_SECONDS
+    StateTaskServiceGlue._eval_integration_pattern = _glue_eval_integration_pattern
+    StateTaskServiceGlue._sync_to_start_job_run = _glue_sync_to_start_job_run
+    StateTaskServiceAwsSdk._from_error = _aws_sdk_from_error
+    StateTaskServiceAwsSdk._eval_service_task = _aws_sdk_eval_service_task
+
+
+def local_boto_client_for(region: str, service: str, state_credentials: Any = None) -> BaseClient:
+    """The engine's client factory, pointed at this stack (or at moto's in-process stubber under
+    `mock_aws`). Clients are thread-safe, so one per (service, region) is shared by all executions."""
+    if botocore_stubber.enabled or _endpoint is None:
+        return _original_boto_client_for(region, service, state_credentials)
+    global _session
+    key = (service, region)
+    with _clients_lock:
+        if key not in _clients:
+            _session = _session or boto3.Session()
+            _clients[key] = _session.client(
+                service,
+                region_name=region,
+                endpoint_url=_endpoint,
+                aws_access_key_id="local",
+                aws_secret_access_key="local",  # noqa: S106 - the emulator ignores credentials
+                config=Config(
+                    parameter_validation=False,
+                    retries={"max_attempts": 0, "total_max_attempts": 1},
+                    connect_timeout=60,
+                    read_timeout=300,
+                ),
+            )
+            _clients[key].meta.events.register("after-call", _timestamps_as_text)
+        return _clients[key]
+
+
+def _timestamps_as_text(parsed: dict, **_) -> None:
+    """Service results become state data, which must be JSON: timestamps as ISO-8601 text."""
+
+    def convert(value):
+        if isinstance(value, datetime):
+            return value.isoformat().replace("+00:00", "Z")
+        if isinstance(value, dict):
+            return {key: convert(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [convert(item) for item in value]
+        return value
+
+    for key, value in list(parsed.items()):
+        parsed[key] = convert(value)
+
+
+def _aws_sdk_eval_service_task(self: StateTaskServiceAwsSdk, env, *args, **kwargs) -> None:
+    """moto's aws-sdk task, with streamed bodies (S3 GetObject) read as text, as AWS returns them."""
+    _moto_aws_sdk_eval_service_task(self, env, *args, **kwargs)
+    result = env.stack[-1]
+    if isinstance(result, dict):
+        for key, value in result.items():
+            if isinstance(value, StreamingBody):
+                result[key] = value.read().decode("utf-8", errors="replace")
+
+
+def _point_engine_at(factory) -> None:
+    for name in _ENGINE_MODULES:
+        importlib.import_module(name)
+    boto_client.boto_client_for = factory
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and hasattr(module, "boto_client_for"):
+            module.boto_client_for = factory
+
+
+def sdk_error_name(sdk_service: str, error_code: str) -> str:
+    """`aws-sdk` Task error name: `<Service>.<Code>` with an `Exception` suffix (AWS adds it even when
+    the service's own code lacks it, e.g. S3's `NoSuchKey` → `S3.NoSuchKeyException`)."""
+    service = SDK_ERROR_SERVICE_NAMES.get(sdk_service.lower(), sdk_service[:1].upper() + sdk_service[1:])
+    if not error_code.endswith("Exception"):
+        error_code += "Exception"
+    return f"{service}.{error_code}"
+
+
+def _aws_sdk_from_error(self: StateTaskServiceAwsSdk, env, ex: Exception) -> FailureEvent:
+    if not isinstance(ex, ClientError):
+        return super(StateTaskServiceAwsSdk, self)._from_error(env=env, ex=ex)
+    error = sdk_error_name(self.resource.api_name, ex.response["Error"].get("Code", "Unknown"))
+    metadata = ex.response.get("ResponseMetadata", {})
+    service = error.split(".", 1)[0]
+    cause = (
+        f"{ex.response['Error'].get('Message', '')} (Service: {service}, "
+        f"Status Code: {metadata.get('HTTPStatusCode')}, Request ID: {metadata.get('RequestId')})"
+    )
+    return _task_failed(self, env, error, cause, CustomErrorName(error_name=error))
+
+
+def _task_failed(task: StateTaskService, env, error: str, cause: str, error_name) -> FailureEvent:
+    return FailureEvent(
+        env=env,
+        error_name=error_name,
+        event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(
+            taskFailedEventDetails=TaskFailedEventDetails(
+                error=error,
+                cause=cause,
+                resource=task._get_sfn_resource(),
+                resourceType=task._get_sfn_resource_type(),
+            )
+        ),
+    )
+
+
+def _glue_eval_integration_pattern(
+    self: StateTaskServiceGlue, env, resource_runtime_part, normalised_parameters, state_credentials
+) -> None:
+    """Glue supports only `.sync`: wait for the run without the task-token machinery moto's generic
+    version expects. The StartJobRun output is on the stack; the resolver replaces it."""
+    sync_resolver = self._build_sync_resolver(env, resource_runtime_part, normalised_parameters, state_credentials)
+    outcome = self._eval_sync(
+        env=env,
+        sync_resolver=sync_resolver,
+        timeout_seconds=None,
+        callback_endpoint=None,
+        heartbeat_endpoint=None,
+    )
+    env.stack.append(outcome)
+
+
+def _glue_sync_to_start_job_run(
+    self: StateTaskServiceGlue, env, resource_runtime_part, normalised_parameters, state_credentials
+):
+    started = env.stack.pop()
+    job_name, run_id = started["JobName"], started["JobRunId"]
+    glue = self._get_glue_client(resource_runtime_part, state_credentials)
+
+    def job_run_if_ended() -> dict | None:
+        job_run = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
+        job_run["JobName"] = job_name
+        state = job_run.get("JobRunState")
+        if state in GLUE_RUN_SUCCEEDED:
+            return job_run
+        if state in GLUE_RUN_FAILED:
+            error = StatesErrorNameType.StatesTaskFailed.to_name()
+            raise FailureEventException(
+                _task_failed(
+                    self,
+                    env,
+                    error,
+                    to_json_str(job_run),
+                    StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                )
+            )
+        return None
+
+    return job_run_if_ended

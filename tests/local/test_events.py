@@ -1,0 +1,184 @@
+"""EventBridge on the local stack delivers to Step Functions, SQS and Logs targets as AWS does."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import pytest
+
+from flightpipe.local import events
+
+ROLE = "arn:aws:iam::123456789012:role/flightpipe-events"
+ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+PASS_THROUGH = {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+class Bus:
+    """A rule (pattern on a unique source) plus helpers to add targets and read what they got."""
+
+    def __init__(self, aws, state: str = "ENABLED"):
+        self.aws = aws
+        self.source = unique("flightpipe.test")
+        self.rule = unique("rule")
+        aws("events").put_rule(Name=self.rule, EventPattern=json.dumps({"source": [self.source]}), State=state)
+
+    def add_state_machine(self, **target) -> str:
+        arn = self.aws("stepfunctions").create_state_machine(
+            name=unique("sm"), definition=json.dumps(PASS_THROUGH), roleArn=ROLE
+        )["stateMachineArn"]
+        self._target(arn, **target)
+        return arn
+
+    def add_queue(self, **target) -> str:
+        sqs = self.aws("sqs")
+        url = sqs.create_queue(QueueName=unique("q"))["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self._target(arn, **target)
+        return url
+
+    def _target(self, arn: str, **target) -> None:
+        self.aws("events").put_targets(Rule=self.rule, Targets=[{"Id": unique("t"), "Arn": arn, **target}])
+
+    def put(self, detail: dict, **entry) -> dict:
+        response = self.aws("events").put_events(
+            Entries=[{"Source": self.source, "DetailType": "Test Event", "Detail": json.dumps(detail), **entry}]
+        )
+        assert response["FailedEntryCount"] == 0
+        return response
+
+    def execution_inputs(self, state_machine_arn: str) -> list:
+        sfn = self.aws("stepfunctions")
+        executions = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
+        return [json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"]) for e in executions]
+
+    def messages(self, queue_url: str) -> list[str]:
+        got = self.aws("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+        return [message["Body"] for message in got.get("Messages", [])]
+
+
+def test_state_machine_target_gets_the_event(aws):
+    bus = Bus(aws)
+    machine = bus.add_state_machine()
+    detail = {"bucket": "b", "key": f"raw/{uuid.uuid4().hex}.csv"}
+    event_id = bus.put(detail, Resources=["arn:aws:s3:::b"])["Entries"][0]["EventId"]
+
+    (received,) = bus.execution_inputs(machine)
+    assert set(received) == {
+        "version",
+        "id",
+        "detail-type",
+        "source",
+        "account",
+        "time",
+        "region",
+        "resources",
+        "detail",
+    }
+    assert received["id"] == event_id
+    assert received["source"] == bus.source and received["detail-type"] == "Test Event"
+    assert received["detail"] == detail and received["resources"] == ["arn:aws:s3:::b"]
+    assert received["region"] == "us-east-1" and ISO_TIME.match(received["time"])
+
+
+def test_each_event_starts_its_own_execution(aws):
+    bus = Bus(aws)
+    machine = bus.add_state_machine()
+    for n in range(3):
+        bus.put({"n": n})
+    inputs = bus.execution_inputs(machine)
+    assert sorted(i["detail"]["n"] for i in inputs) == [0, 1, 2]
+
+
+def test_input_constant_and_input_path(aws):
+    bus = Bus(aws)
+    constant = {"pipeline": "flights", "date": "2024-01-05"}
+    with_input = bus.add_state_machine(Input=json.dumps(constant))
+    with_path = bus.add_state_machine(InputPath="$.detail.requestParameters")
+    detail = {"requestParameters": {"bucketName": "b", "key": "raw/x.csv"}}
+    bus.put(detail)
+    assert bus.execution_inputs(with_input) == [constant]
+    assert bus.execution_inputs(with_path) == [detail["requestParameters"]]
+
+
+def test_input_transformer(aws):
+    bus = Bus(aws)
+    transformer = {
+        "InputPathsMap": {"key": "$.detail.key", "size": "$.detail.size", "missing": "$.detail.nope"},
+        "InputTemplate": '{"key": <key>, "note": "got <key> (<size> bytes)", "size": <size>, '
+        '"missing": <missing>, "rule": "<aws.events.rule-name>", "event": <aws.events.event.json>}',
+    }
+    machine = bus.add_state_machine(InputTransformer=transformer)
+    queue = bus.add_queue(InputTransformer={"InputPathsMap": {"key": "$.detail.key"}, "InputTemplate": "file <key>"})
+    detail = {"key": 'raw/"quoted".csv', "size": 42}
+    bus.put(detail)
+
+    (received,) = bus.execution_inputs(machine)
+    assert received["key"] == detail["key"]
+    assert received["note"] == f"got {detail['key']} ({detail['size']} bytes)"
+    assert received["size"] == detail["size"] and received["missing"] is None
+    assert received["rule"] == bus.rule
+    assert received["event"]["detail"] == detail and ISO_TIME.match(received["event"]["time"])
+    assert bus.messages(queue) == [f"file {detail['key']}"]
+
+
+def test_sqs_target_gets_the_event_json(aws):
+    bus = Bus(aws)
+    queue = bus.add_queue()
+    detail = {"n": uuid.uuid4().hex}
+    bus.put(detail)
+    (body,) = bus.messages(queue)
+    event = json.loads(body)
+    assert event["detail"] == detail and event["source"] == bus.source and ISO_TIME.match(event["time"])
+
+
+def test_disabled_rule_does_not_fire(aws):
+    disabled = Bus(aws, state="DISABLED")
+    machine, queue = disabled.add_state_machine(), disabled.add_queue()
+    disabled.put({"n": 1})
+    assert disabled.execution_inputs(machine) == [] and disabled.messages(queue) == []
+
+    aws("events").enable_rule(Name=disabled.rule)
+    disabled.put({"n": 2})
+    assert [i["detail"] for i in disabled.execution_inputs(machine)] == [{"n": 2}]
+
+
+def test_failing_target_does_not_break_put_events(aws):
+    bus = Bus(aws)
+    bus._target("arn:aws:states:us-east-1:123456789012:stateMachine:does-not-exist")
+    queue = bus.add_queue()
+    bus.put({"n": 1})  # asserts FailedEntryCount == 0
+    assert len(bus.messages(queue)) == 1
+
+
+def test_logs_target_gets_the_event(aws):
+    bus = Bus(aws)
+    group = f"/aws/events/{unique('g')}"
+    logs = aws("logs")
+    logs.create_log_group(logGroupName=group)
+    bus._target(f"arn:aws:logs:us-east-1:123456789012:log-group:{group}")
+    bus.put({"n": 7})
+    found = logs.filter_log_events(logGroupName=group)["events"]
+    assert [json.loads(e["message"])["detail"] for e in found] == [{"n": 7}]
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ('{"v": <v>}', {"v": 'a "b"'}),
+        ('{"v": "x <v> y"}', {"v": 'x a "b" y'}),
+        ('{"n": <n>, "s": "<n>"}', {"n": [1, 2], "s": "[1, 2]"}),
+    ],
+)
+def test_render_input_template_quoting(template, expected):
+    class FakeRule:
+        arn, name = "arn:aws:events:us-east-1:123456789012:rule/r", "r"
+
+    event = {"time": 0, "detail": {"v": 'a "b"', "n": [1, 2]}}
+    transformer = {"InputPathsMap": {"v": "$.detail.v", "n": "$.detail.n"}, "InputTemplate": template}
+    assert json.loads(events.render_input_template(FakeRule, transformer, event)) == expected

@@ -1,0 +1,468 @@
+"""Step Functions on the local stack runs the pipeline's integrations as AWS does."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto.glue.models import GlueBackend
+
+from flightpipe.local import stepfunctions
+
+ROLE = "arn:aws:iam::123456789012:role/flightpipe-states"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def run(aws, definition: dict, payload: dict | None = None, timeout: float = 20) -> dict:
+    """Create a state machine, run it to the end, return describe_execution plus its history."""
+    sfn = aws("stepfunctions")
+    arn = sfn.create_state_machine(name=unique("sm"), definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload or {}))["executionArn"]
+    deadline = time.monotonic() + timeout
+    while (result := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "execution still running"
+        time.sleep(0.05)
+    result["history"] = sfn.get_execution_history(executionArn=execution)["events"]
+    return result
+
+
+def caught_error(aws, resource: str, parameters: dict) -> dict:
+    """Run one Task whose errors are caught; return the caught {Error, Cause}."""
+    definition = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": resource,
+                "Parameters": parameters,
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Done"}],
+                "End": True,
+            },
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    result = run(aws, definition)
+    assert result["status"] == "SUCCEEDED"
+    return json.loads(result["output"])["error"]
+
+
+@pytest.fixture
+def topic_queue(aws):
+    """An SNS topic with an SQS queue subscribed (raw delivery): returns (topic_arn, receive())."""
+    sns, sqs = aws("sns"), aws("sqs")
+    topic = sns.create_topic(Name=unique("topic"))["TopicArn"]
+    url = sqs.create_queue(QueueName=unique("queue"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+
+    def receive() -> list[str]:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        return [message["Body"] for message in messages.get("Messages", [])]
+
+    return topic, receive
+
+
+@pytest.fixture
+def glue_job(aws):
+    """A Glue Python-shell job whose script does nothing wrong."""
+    bucket = unique("scripts")
+    aws("s3").create_bucket(Bucket=bucket)
+    aws("s3").put_object(Bucket=bucket, Key="job.py", Body=b"print('ok')\n")
+    name = unique("job")
+    aws("glue").create_job(
+        Name=name,
+        Role=ROLE,
+        Command={"Name": "pythonshell", "ScriptLocation": f"s3://{bucket}/job.py", "PythonVersion": "3.9"},
+        MaxCapacity=0.0625,
+    )
+    return name
+
+
+def fake_job_runs(monkeypatch, states: list[str], error_message: str | None = None) -> list[str]:
+    """GetJobRun answers with `states` in turn (the last one repeated); returns the states served."""
+    served: list[str] = []
+    original = GlueBackend.get_job_run
+
+    class Run:
+        def __init__(self, run):
+            self.run = run
+
+        def as_dict(self):
+            state = states[min(len(served), len(states) - 1)]
+            served.append(state)
+            answer = {**self.run.as_dict(), "JobRunState": state}
+            if error_message and state != "SUCCEEDED":
+                answer["ErrorMessage"] = error_message
+            return answer
+
+    monkeypatch.setattr(GlueBackend, "get_job_run", lambda backend, *args: Run(original(backend, *args)))
+    return served
+
+
+def run_job_definition(job: str, topic: str) -> dict:
+    return {
+        "StartAt": "RunJob",
+        "States": {
+            "RunJob": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::glue:startJobRun.sync",
+                "Parameters": {"JobName": job},
+                "ResultPath": "$.job",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}],
+                "Next": "Done",
+            },
+            "NotifyFailure": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish",
+                "Parameters": {
+                    "TopicArn": topic,
+                    "Message.$": "States.Format('failed: {} {}', $.error.Error, $.error.Cause)",
+                },
+                "ResultPath": None,
+                "Next": "Failed",
+            },
+            "Failed": {"Type": "Fail", "Error": "PipelineFailed"},
+            "Done": {"Type": "Succeed"},
+        },
+    }
+
+
+def test_engine_calls_back_the_stack_on_127_0_0_1(local_stack):
+    client = stepfunctions.local_boto_client_for("us-east-1", "glue")
+    assert client.meta.endpoint_url == local_stack.endpoint
+    assert local_stack.endpoint.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    ("service", "code", "expected"),
+    [
+        # The two examples of the AWS Step Functions developer guide (aws-sdk integrations).
+        ("acmpca", "ResourceNotFoundException", "AcmPca.ResourceNotFoundException"),
+        ("s3", "BucketAlreadyExists", "S3.BucketAlreadyExistsException"),
+        ("glue", "CrawlerRunningException", "Glue.CrawlerRunningException"),
+        ("redshiftdata", "ValidationException", "RedshiftData.ValidationException"),
+    ],
+)
+def test_sdk_error_names_follow_aws_pattern(service, code, expected):
+    assert stepfunctions.sdk_error_name(service, code) == expected
+
+
+def test_glue_sync_waits_for_the_run_and_returns_it(aws, glue_job, monkeypatch):
+    served = fake_job_runs(monkeypatch, ["STARTING", "RUNNING", "RUNNING", "SUCCEEDED"])
+    started = time.monotonic()
+    result = run(aws, run_job_definition(glue_job, "arn:aws:sns:us-east-1:123456789012:unused"))
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    job = json.loads(result["output"])["job"]
+    assert job["JobRunState"] == "SUCCEEDED" and job["JobName"] == glue_job
+    assert served == ["STARTING", "RUNNING", "RUNNING", "SUCCEEDED"]
+    assert time.monotonic() - started < 4 * stepfunctions.SYNC_POLL_SECONDS + 2
+
+
+@pytest.mark.parametrize("final_state", ["FAILED", "STOPPED"])
+def test_glue_sync_failure_is_caught_and_announced(aws, glue_job, topic_queue, monkeypatch, final_state):
+    topic, receive = topic_queue
+    message = f"ZeroDivisionError: division by zero ({uuid.uuid4().hex[:6]})"
+    fake_job_runs(monkeypatch, ["RUNNING", final_state], error_message=message)
+    result = run(aws, run_job_definition(glue_job, topic))
+    assert result["status"] == "FAILED" and result["error"] == "PipelineFailed"
+    failed = [e["taskFailedEventDetails"] for e in result["history"] if e["type"] == "TaskFailed"]
+    assert failed[0]["error"] == "States.TaskFailed"
+    job_run = json.loads(failed[0]["cause"])
+    assert job_run["ErrorMessage"] == message
+    assert job_run["JobName"] == glue_job and job_run["JobRunState"] == final_state
+    (published,) = receive()
+    assert published.startswith("failed: States.TaskFailed ") and message in published
+
+
+def test_glue_concurrent_runs_error_is_retried(aws, glue_job, monkeypatch):
+    from moto.glue.exceptions import ConcurrentRunsExceededException
+
+    original = GlueBackend.start_job_run
+    calls = []
+
+    def busy_once(backend, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConcurrentRunsExceededException(f"Job with name {glue_job} already running")
+        return original(backend, *args, **kwargs)
+
+    monkeypatch.setattr(GlueBackend, "start_job_run", busy_once)
+    definition = run_job_definition(glue_job, "arn:aws:sns:us-east-1:123456789012:unused")
+    definition["States"]["RunJob"]["Retry"] = [
+        {"ErrorEquals": ["Glue.ConcurrentRunsExceededException"], "IntervalSeconds": 1, "MaxAttempts": 2}
+    ]
+    result = run(aws, definition)
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    failed = [e["taskFailedEventDetails"]["error"] for e in result["history"] if e["type"] == "TaskFailed"]
+    assert failed == ["Glue.ConcurrentRunsExceededException"]
+    assert len(calls) == 2
+
+
+def test_aws_sdk_glue_errors_carry_aws_names(aws):
+    crawler = unique("crawler")
+    aws("glue").create_database(DatabaseInput={"Name": crawler})
+    aws("glue").create_crawler(
+        Name=crawler, Role=ROLE, DatabaseName=crawler, Targets={"S3Targets": [{"Path": "s3://nowhere/"}]}
+    )
+    aws("glue").start_crawler(Name=crawler)
+    try:
+        aws("glue").start_crawler(Name=crawler)
+    except ClientError as exc:
+        expected = "Glue." + exc.response["Error"]["Code"]
+    else:
+        pytest.skip("the crawler finished at once; nothing to collide with")
+    error = caught_error(aws, "arn:aws:states:::aws-sdk:glue:startCrawler", {"Name": crawler})
+    assert error["Error"] == expected == "Glue.CrawlerRunningException"
+    assert "Service: Glue" in error["Cause"]
+
+    missing = caught_error(aws, "arn:aws:states:::aws-sdk:glue:getCrawler", {"Name": unique("missing")})
+    assert missing["Error"] == "Glue.EntityNotFoundException"
+
+
+def test_aws_sdk_s3_round_trip_and_error_name(aws):
+    bucket = unique("sdk")
+    aws("s3").create_bucket(Bucket=bucket)
+    definition = {
+        "StartAt": "Put",
+        "States": {
+            "Put": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+                "Parameters": {"Bucket": bucket, "Key": "note.txt", "Body.$": "$.text"},
+                "ResultPath": None,
+                "Next": "Get",
+            },
+            "Get": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": bucket, "Key": "note.txt"},
+                "ResultSelector": {"Body.$": "$.Body"},
+                "End": True,
+            },
+        },
+    }
+    result = run(aws, definition, {"text": "hello flights"})
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert json.loads(result["output"])["Body"] == "hello flights"
+    assert aws("s3").get_object(Bucket=bucket, Key="note.txt")["Body"].read() == b"hello flights"
+
+    error = caught_error(aws, "arn:aws:states:::aws-sdk:s3:getObject", {"Bucket": bucket, "Key": "absent"})
+    assert error["Error"] == "S3.NoSuchKeyException"
+
+
+def test_aws_sdk_redshiftdata_statement_loop(aws):
+    """executeStatement → Wait → describeStatement → Choice → getStatementResult, as the pipeline does."""
+    sql = f"SELECT 1 AS one, 'x' AS tag -- {uuid.uuid4().hex[:8]}"
+    sdk = "arn:aws:states:::aws-sdk:redshiftdata:"
+    definition = {
+        "StartAt": "Execute",
+        "States": {
+            "Execute": {
+                "Type": "Task",
+                "Resource": sdk + "executeStatement",
+                "Parameters": {"WorkgroupName": "flightpipe", "Database": "dev", "Sql": sql},
+                "ResultSelector": {"Id.$": "$.Id"},
+                "ResultPath": "$.statement",
+                "Next": "Wait",
+            },
+            "Wait": {"Type": "Wait", "Seconds": 1, "Next": "Describe"},
+            "Describe": {
+                "Type": "Task",
+                "Resource": sdk + "describeStatement",
+                "Parameters": {"Id.$": "$.statement.Id"},
+                "ResultSelector": {"Status.$": "$.Status", "QueryString.$": "$.QueryString"},
+                "ResultPath": "$.described",
+                "Next": "Finished?",
+            },
+            "Finished?": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.described.Status", "StringEquals": "FINISHED", "Next": "Result"},
+                    {"Variable": "$.described.Status", "StringEquals": "FAILED", "Next": "Failed"},
+                ],
+                "Default": "Wait",
+            },
+            "Failed": {"Type": "Fail", "Error": "StatementFailed"},
+            "Result": {
+                "Type": "Task",
+                "Resource": sdk + "getStatementResult",
+                "Parameters": {"Id.$": "$.statement.Id"},
+                "ResultSelector": {"Records.$": "$.Records"},
+                "ResultPath": "$.result",
+                "End": True,
+            },
+        },
+    }
+    result = run(aws, definition)
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    output = json.loads(result["output"])
+    data_api = boto3.client("redshift-data", region_name="us-east-1")
+    statement_id = output["statement"]["Id"]
+    assert data_api.describe_statement(Id=statement_id)["QueryString"] == output["described"]["QueryString"] == sql
+    assert (
+        output["result"]["Records"]
+        and output["result"]["Records"] == data_api.get_statement_result(Id=statement_id)["Records"]
+    )
+
+
+def test_aws_sdk_redshiftdata_error_named_like_aws(aws):
+    try:
+        boto3.client("redshift-data", region_name="us-east-1").describe_statement(Id="not-a-statement-id")
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+    else:
+        pytest.fail("the Data API accepted an invalid statement id")
+    expected = "RedshiftData." + (code if code.endswith("Exception") else code + "Exception")
+    error = caught_error(aws, "arn:aws:states:::aws-sdk:redshiftdata:describeStatement", {"Id": "not-a-statement-id"})
+    assert error["Error"] == expected
+    assert "Service: RedshiftData" in error["Cause"]
+
+
+def test_intrinsic_functions(aws):
+    definition = {
+        "StartAt": "Compute",
+        "States": {
+            "Compute": {
+                "Type": "Pass",
+                "Parameters": {
+                    "date.$": "States.ArrayGetItem(States.StringSplit($.key, '='), 1)",
+                    "next.$": "States.MathAdd($.attempt, 1)",
+                    "config.$": "States.StringToJson($.raw)",
+                    "text.$": "States.JsonToString($.obj)",
+                    "message.$": "States.Format('loaded {} rows for {}', $.rows, $.key)",
+                },
+                "End": True,
+            }
+        },
+    }
+    payload = {"key": "date=2024-01-05", "attempt": 2, "raw": '{"wait": 3}', "obj": {"a": [1, 2]}, "rows": 17}
+    result = run(aws, definition, payload)
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    output = json.loads(result["output"])
+    assert output["date"] == payload["key"].split("=")[1]
+    assert output["next"] == payload["attempt"] + 1
+    assert output["config"] == json.loads(payload["raw"])
+    assert json.loads(output["text"]) == payload["obj"]
+    assert output["message"] == f"loaded {payload['rows']} rows for {payload['key']}"
+
+
+def pipeline_definition(crawler: str, job: str, topic: str) -> dict:
+    """The shape of the project's state machine: crawl, wait for the crawl, run the job, announce."""
+    return {
+        "StartAt": "Config",
+        "States": {
+            "Config": {
+                "Type": "Pass",
+                "Parameters": {"crawler": crawler, "job": job, "wait": 1, "polls": 0},
+                "ResultPath": "$.config",
+                "Next": "StartCrawler",
+            },
+            "StartCrawler": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:glue:startCrawler",
+                "Parameters": {"Name.$": "$.config.crawler"},
+                "ResultPath": None,
+                "Catch": [{"ErrorEquals": ["Glue.CrawlerRunningException"], "ResultPath": None, "Next": "WaitCrawler"}],
+                "Next": "WaitCrawler",
+            },
+            "WaitCrawler": {"Type": "Wait", "SecondsPath": "$.config.wait", "Next": "GetCrawler"},
+            "GetCrawler": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:glue:getCrawler",
+                "Parameters": {"Name.$": "$.config.crawler"},
+                "ResultPath": "$.crawler",
+                "Next": "CountPoll",
+            },
+            "CountPoll": {
+                "Type": "Pass",
+                "Parameters": {"polls.$": "States.MathAdd($.config.polls, 1)"},
+                "ResultPath": "$.count",
+                "Next": "CrawlerDone?",
+            },
+            "CrawlerDone?": {
+                "Type": "Choice",
+                "Choices": [
+                    {
+                        "And": [
+                            {"Variable": "$.crawler.Crawler.State", "StringEquals": "READY"},
+                            {"Variable": "$.crawler.Crawler.LastCrawl.Status", "StringEquals": "SUCCEEDED"},
+                        ],
+                        "Next": "RunJob",
+                    },
+                    {"Variable": "$.count.polls", "NumericGreaterThanEquals": 15, "Next": "CrawlerTooSlow"},
+                ],
+                "Default": "KeepCount",
+            },
+            "KeepCount": {
+                "Type": "Pass",
+                "Parameters": {
+                    "crawler.$": "$.config.crawler",
+                    "job.$": "$.config.job",
+                    "wait": 1,
+                    "polls.$": "$.count.polls",
+                },
+                "ResultPath": "$.config",
+                "Next": "WaitCrawler",
+            },
+            "CrawlerTooSlow": {"Type": "Fail", "Error": "CrawlerTooSlow"},
+            "RunJob": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::glue:startJobRun.sync",
+                "Parameters": {"JobName.$": "$.config.job"},
+                "ResultPath": "$.job",
+                "Retry": [{"ErrorEquals": ["Glue.ConcurrentRunsExceededException"], "IntervalSeconds": 1}],
+                "Next": "JobSucceeded?",
+            },
+            "JobSucceeded?": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.job.JobRunState", "StringEquals": "SUCCEEDED", "Next": "Announce"}],
+                "Default": "JobFailed",
+            },
+            "JobFailed": {"Type": "Fail", "Error": "JobFailed"},
+            "Announce": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish",
+                "Parameters": {
+                    "TopicArn": topic,
+                    "Message.$": "States.Format('job {} finished: {}', $.job.JobName, $.job.JobRunState)",
+                },
+                "ResultPath": None,
+                "Next": "Done",
+            },
+            "Done": {"Type": "Succeed"},
+        },
+    }
+
+
+def test_pipeline_shaped_machine_succeeds_and_announces(aws, glue_job, topic_queue):
+    """Needs the Glue emulation (crawls end, job runs run their script)."""
+    topic, receive = topic_queue
+    bucket = unique("raw")
+    aws("s3").create_bucket(Bucket=bucket)
+    aws("s3").put_object(Bucket=bucket, Key="raw/date=2024-01-05/flights.csv", Body=b"Carrier,DepDelay\nAA,3\n")
+    crawler = unique("crawler")
+    aws("glue").create_database(DatabaseInput={"Name": crawler})
+    aws("glue").create_crawler(
+        Name=crawler, Role=ROLE, DatabaseName=crawler, Targets={"S3Targets": [{"Path": f"s3://{bucket}/raw/"}]}
+    )
+    result = run(aws, pipeline_definition(crawler, glue_job, topic), timeout=40)
+    assert result["status"] == "SUCCEEDED", (result.get("error"), result.get("cause"))
+    job = json.loads(result["output"])["job"]
+    assert receive() == [f"job {glue_job} finished: {job['JobRunState']}"]
+
+
+def test_optimised_integration_errors_carry_aws_names(aws):
+    missing_topic = f"arn:aws:sns:us-east-1:123456789012:{unique('absent')}"
+    sns_error = caught_error(aws, "arn:aws:states:::sns:publish", {"TopicArn": missing_topic, "Message": "hi"})
+    assert sns_error["Error"] == "SNS.NotFoundException"
+    glue_error = caught_error(aws, "arn:aws:states:::glue:startJobRun.sync", {"JobName": unique("absent")})
+    assert glue_error["Error"] == "Glue.EntityNotFoundException"
