@@ -11,6 +11,11 @@ each Task calls the target service back over HTTP with boto3. What this module c
   `States.TaskFailed` with the JobRun JSON (its ErrorMessage included) as Cause, as on AWS.
 * Service results are JSON, as on AWS: timestamps become ISO-8601 text and streamed bodies text
   (moto's engine keeps datetime / stream objects, which break its own execution APIs).
+* A definite JSONPath (`$.Records[0][1].StringValue`) selects one value; only wildcards, slices, filters
+  and `..` select a list, as on AWS (moto returns a list whenever an array index precedes the last step).
+* `aws-sdk:<service>:<action>` tasks speak PascalCase both ways, as on AWS: `Parameters: [{"Name": …,
+  "Value": …}]` reaches the Data API as `name`/`value`, and results read `$.Records[0][0].StringValue`
+  where the API says `stringValue` (moto passes field names through unchanged).
 * `aws-sdk:<service>:<action>` tasks: SDK integration names that differ from boto3's are mapped
   (`redshiftdata` → `redshift-data`, ...), and a service error is named `<Service>.<Code>Exception`
   with the service in PascalCase (`Glue.CrawlerRunningException`, `RedshiftData.ValidationException`,
@@ -20,12 +25,14 @@ each Task calls the target service back over HTTP with boto3. What this module c
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import threading
 from datetime import datetime
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -54,7 +61,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceGlue,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-from moto.stepfunctions.parser.asl.utils import boto_client
+from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from flightpipe.local.context import StackContext
@@ -89,8 +96,15 @@ SDK_ERROR_SERVICE_NAMES = {
     "ssm": "Ssm",
 }
 
-# Engine modules that imported `boto_client_for` by name and so must be re-pointed one by one.
+# Engine modules that import names this module replaces (boto_client_for, extract_json): loaded up front.
 _ENGINE_MODULES = [
+    "moto.stepfunctions.parser.asl.eval.states",
+    "moto.stepfunctions.parser.asl.component.intrinsic.argument.argument",
+    "moto.stepfunctions.parser.asl.component.common.string.string_expression",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.string_operators",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.numeric",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.boolean_equals",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.timestamp_operators",
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_factory",
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
     "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3",
@@ -118,6 +132,9 @@ def install(ctx: StackContext) -> None:
     StateTaskServiceGlue._sync_to_start_job_run = _glue_sync_to_start_job_run
     StateTaskServiceAwsSdk._from_error = _aws_sdk_from_error
     StateTaskServiceAwsSdk._eval_service_task = _aws_sdk_eval_service_task
+    _replace_in_engine("extract_json", extract_json)
+    StateTaskServiceAwsSdk._normalise_parameters = _aws_sdk_request_fields
+    StateTaskServiceAwsSdk._normalise_response = _aws_sdk_result_fields
 
 
 def local_boto_client_for(region: str, service: str, state_credentials: Any = None) -> BaseClient:
@@ -174,12 +191,33 @@ def _aws_sdk_eval_service_task(self: StateTaskServiceAwsSdk, env, *args, **kwarg
 
 
 def _point_engine_at(factory) -> None:
+    _replace_in_engine("boto_client_for", factory)
+
+
+def _replace_in_engine(attribute: str, replacement) -> None:
+    """Rebind `attribute` in every engine module that imported it by name."""
     for name in _ENGINE_MODULES:
         importlib.import_module(name)
-    boto_client.boto_client_for = factory
     for name, module in list(sys.modules.items()):
-        if name.startswith("moto.stepfunctions.parser") and hasattr(module, "boto_client_for"):
-            module.boto_client_for = factory
+        if name.startswith("moto.stepfunctions.parser") and hasattr(module, attribute):
+            setattr(module, attribute, replacement)
+
+
+# Paths that may select several values: wildcards, slices, filters, deep scans.
+_INDEFINITE_PATH = re.compile(r"\[\s*(\*|-?\d*\s*:|\?)|\.\.|\.\*")
+
+
+def extract_json(path: str, data: Any) -> Any:
+    """JSONPath as Step Functions evaluates it: a definite path gives its value, an indefinite one a list."""
+    matches = json_path.parse(path).find(data)
+    indefinite = bool(_INDEFINITE_PATH.search(path))
+    if not matches:
+        if indefinite:
+            return []
+        raise json_path.NoSuchJsonPathError(json_path=path, data=data)
+    if indefinite or len(matches) > 1:
+        return [match.value for match in matches]
+    return matches[0].value
 
 
 def sdk_error_name(sdk_service: str, error_code: str) -> str:
@@ -263,3 +301,61 @@ def _glue_sync_to_start_job_run(
         return None
 
     return job_run_if_ended
+
+
+# ---------------------------------------------------------------- aws-sdk field casing
+_service_models: dict[str, Any] = {}
+
+
+def _operation(task: StateTaskServiceAwsSdk):
+    service = task._get_boto_service_name()
+    if service not in _service_models:
+        _service_models[service] = botocore.session.get_session().get_service_model(service)
+    action = task.resource.api_action
+    return _service_models[service].operation_model(action[:1].upper() + action[1:])
+
+
+def _to_api_fields(value: Any, shape) -> Any:
+    """State data → API request: each structure key is matched case-insensitively to the API's member name."""
+    if shape is None:
+        return value
+    if shape.type_name == "structure" and isinstance(value, dict):
+        members = {name.lower(): (name, member) for name, member in shape.members.items()}
+        out = {}
+        for key, item in value.items():
+            name, member = members.get(key.lower(), (key, None))
+            out[name] = _to_api_fields(item, member)
+        return out
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_to_api_fields(item, shape.member) for item in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {key: _to_api_fields(item, shape.value) for key, item in value.items()}
+    return value
+
+
+def _to_state_fields(value: Any, shape) -> Any:
+    """API result → state data: structure keys in PascalCase (map keys and documents untouched)."""
+    if shape is None:
+        return value
+    if shape.type_name == "structure" and isinstance(value, dict):
+        return {
+            key[:1].upper() + key[1:]: _to_state_fields(item, shape.members.get(key)) for key, item in value.items()
+        }
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_to_state_fields(item, shape.member) for item in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {key: _to_state_fields(item, shape.value) for key, item in value.items()}
+    return value
+
+
+def _aws_sdk_request_fields(self: StateTaskServiceAwsSdk, parameters: dict, *_, **__) -> None:
+    converted = _to_api_fields(parameters, _operation(self).input_shape)
+    parameters.clear()
+    parameters.update(converted)
+
+
+def _aws_sdk_result_fields(self: StateTaskServiceAwsSdk, response: Any, *_, **__) -> None:
+    if isinstance(response, dict):
+        converted = _to_state_fields(response, _operation(self).output_shape)
+        response.clear()
+        response.update(converted)

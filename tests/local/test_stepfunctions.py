@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.glue.models import GlueBackend
 
+from flightpipe.local import glue
 from flightpipe.local import stepfunctions
 
 ROLE = "arn:aws:iam::123456789012:role/flightpipe-states"
@@ -207,7 +208,8 @@ def test_glue_concurrent_runs_error_is_retried(aws, glue_job, monkeypatch):
     assert len(calls) == 2
 
 
-def test_aws_sdk_glue_errors_carry_aws_names(aws):
+def test_aws_sdk_glue_errors_carry_aws_names(aws, monkeypatch):
+    monkeypatch.setattr(glue, "STOPPING_SECONDS", 3)  # keep the crawl busy long enough to collide with
     crawler = unique("crawler")
     aws("glue").create_database(DatabaseInput={"Name": crawler})
     aws("glue").create_crawler(
@@ -260,8 +262,10 @@ def test_aws_sdk_s3_round_trip_and_error_name(aws):
 
 
 def test_aws_sdk_redshiftdata_statement_loop(aws):
-    """executeStatement → Wait → describeStatement → Choice → getStatementResult, as the pipeline does."""
-    sql = f"SELECT 1 AS one, 'x' AS tag -- {uuid.uuid4().hex[:8]}"
+    """executeStatement → Wait → describeStatement → Choice → getStatementResult, as the pipeline does.
+
+    Fields are PascalCase in state data, as on AWS: `Parameters[].Name/Value` in, `StringValue` out."""
+    sql = f"SELECT CAST(:n AS INT) + 1 AS one, :tag AS tag -- {uuid.uuid4().hex[:8]}"
     sdk = "arn:aws:states:::aws-sdk:redshiftdata:"
     definition = {
         "StartAt": "Execute",
@@ -269,7 +273,12 @@ def test_aws_sdk_redshiftdata_statement_loop(aws):
             "Execute": {
                 "Type": "Task",
                 "Resource": sdk + "executeStatement",
-                "Parameters": {"WorkgroupName": "flightpipe", "Database": "dev", "Sql": sql},
+                "Parameters": {
+                    "WorkgroupName": "flightpipe",
+                    "Database": "dev",
+                    "Sql": sql,
+                    "Parameters": [{"Name": "n", "Value": "41"}, {"Name": "tag", "Value": "x"}],
+                },
                 "ResultSelector": {"Id.$": "$.Id"},
                 "ResultPath": "$.statement",
                 "Next": "Wait",
@@ -296,7 +305,7 @@ def test_aws_sdk_redshiftdata_statement_loop(aws):
                 "Type": "Task",
                 "Resource": sdk + "getStatementResult",
                 "Parameters": {"Id.$": "$.statement.Id"},
-                "ResultSelector": {"Records.$": "$.Records"},
+                "ResultSelector": {"Records.$": "$.Records", "tag.$": "$.Records[0][1].StringValue"},
                 "ResultPath": "$.result",
                 "End": True,
             },
@@ -308,10 +317,11 @@ def test_aws_sdk_redshiftdata_statement_loop(aws):
     data_api = boto3.client("redshift-data", region_name="us-east-1")
     statement_id = output["statement"]["Id"]
     assert data_api.describe_statement(Id=statement_id)["QueryString"] == output["described"]["QueryString"] == sql
-    assert (
-        output["result"]["Records"]
-        and output["result"]["Records"] == data_api.get_statement_result(Id=statement_id)["Records"]
-    )
+    api_records = data_api.get_statement_result(Id=statement_id)["Records"]
+    assert api_records == [[{"longValue": 42}, {"stringValue": "x"}]]
+    pascal = [[{key[0].upper() + key[1:]: value for key, value in field.items()} for field in row] for row in api_records]
+    assert output["result"]["Records"] == pascal
+    assert output["result"]["tag"] == "x"
 
 
 def test_aws_sdk_redshiftdata_error_named_like_aws(aws):
@@ -466,3 +476,27 @@ def test_optimised_integration_errors_carry_aws_names(aws):
     assert sns_error["Error"] == "SNS.NotFoundException"
     glue_error = caught_error(aws, "arn:aws:states:::glue:startJobRun.sync", {"JobName": unique("absent")})
     assert glue_error["Error"] == "Glue.EntityNotFoundException"
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("$.rows[0][1].v", "b"),  # definite: the value itself
+        ("$.rows[1]", [{"v": "c"}]),
+        ("$.rows[*][0].v", ["a", "c"]),  # wildcard: always a list
+        ("$.rows[0][0:1]", [{"v": "a"}]),  # slice
+        ("$..v", ["a", "b", "c"]),  # deep scan
+        ("$.rows[?(@[0].v == 'c')]", [[{"v": "c"}]]),  # filter
+        ("$.rows[5][*]", []),  # indefinite and empty: an empty list, not an error
+    ],
+)
+def test_json_paths_select_like_step_functions(path, expected):
+    data = {"rows": [[{"v": "a"}, {"v": "b"}], [{"v": "c"}]]}
+    assert stepfunctions.extract_json(path, data) == expected
+
+
+def test_a_missing_definite_path_is_an_error():
+    from moto.stepfunctions.parser.asl.utils.json_path import NoSuchJsonPathError
+
+    with pytest.raises(NoSuchJsonPathError):
+        stepfunctions.extract_json("$.rows[3].v", {"rows": []})
