@@ -69,6 +69,7 @@ class LocalStack:
         check_port_free(self.ctx.port)
         self.ctx.state_dir.mkdir(parents=True, exist_ok=True)
         install_extensions(self.ctx)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns what matters
         self._server = ThreadedMotoServer(ip_address=HOST, port=self.ctx.port, verbose=False)
         self._server.start()
         log.info("local stack listening on %s (state in %s)", self.endpoint, self.ctx.state_dir)

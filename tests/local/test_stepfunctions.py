@@ -11,8 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.glue.models import GlueBackend
 
-from flightpipe.local import glue
-from flightpipe.local import stepfunctions
+from flightpipe.local import glue, stepfunctions
 
 ROLE = "arn:aws:iam::123456789012:role/flightpipe-states"
 
@@ -319,8 +318,7 @@ def test_aws_sdk_redshiftdata_statement_loop(aws):
     assert data_api.describe_statement(Id=statement_id)["QueryString"] == output["described"]["QueryString"] == sql
     api_records = data_api.get_statement_result(Id=statement_id)["Records"]
     assert api_records == [[{"longValue": 42}, {"stringValue": "x"}]]
-    pascal = [[{key[0].upper() + key[1:]: value for key, value in field.items()} for field in row] for row in api_records]
-    assert output["result"]["Records"] == pascal
+    assert output["result"]["Records"] == [[{"LongValue": 42}, {"StringValue": "x"}]]
     assert output["result"]["tag"] == "x"
 
 
