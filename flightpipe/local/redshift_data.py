@@ -1,8 +1,9 @@
 """The Redshift Data API of the local stack: moto's `redshift-data` service, running SQL for real.
 
 moto ships the Data API's request handler with canned results. `install(ctx)` replaces its actions with
-ones that run the SQL on a local warehouse (`engine.Warehouse`, one DuckDB file per database under
-`<state_dir>/warehouse/`) and adds the actions moto lacks (BatchExecuteStatement, ListStatements).
+ones that run the SQL on a local warehouse (`engine.Warehouse`, one DuckDB file per database of each
+cluster or workgroup, `<state_dir>/warehouse/<cluster>/<database>.duckdb`; deleting the cluster deletes its
+data, as on AWS without a final snapshot) and adds the actions moto lacks (BatchExecuteStatement, ListStatements).
 
 As on AWS, statements run asynchronously: ExecuteStatement returns an Id at once; a worker thread per
 database moves it SUBMITTED -> PICKED -> STARTED -> FINISHED | FAILED | ABORTED; callers poll
@@ -20,6 +21,7 @@ import decimal
 import json
 import queue
 import random
+import shutil
 import threading
 import time
 import uuid
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
+from moto.redshift.models import RedshiftBackend
 from moto.redshiftdata.exceptions import ResourceNotFoundException, ValidationException
 from moto.redshiftdata.responses import RedshiftDataAPIServiceResponse
 
@@ -160,19 +163,31 @@ class DataApiService:
     def __init__(self, ctx: StackContext):
         self.ctx = ctx
         self.statements: dict[str, Statement] = {}
-        self._workers: dict[str, _DatabaseWorker] = {}
+        self._workers: dict[tuple[str, str], _DatabaseWorker] = {}
         self._lock = threading.Lock()
 
     @property
     def warehouse_dir(self) -> Path:
         return self.ctx.state_dir / "warehouse"
 
-    def worker(self, database: str) -> _DatabaseWorker:
+    def worker(self, target: str, database: str) -> _DatabaseWorker:
+        """The worker of `database` on the cluster or workgroup `target`: each has its own databases."""
         with self._lock:
-            if database not in self._workers:
-                path = self.warehouse_dir / f"{database}.duckdb"
-                self._workers[database] = _DatabaseWorker(Warehouse(path, s3_reader=self._read_s3))
-            return self._workers[database]
+            if (target, database) not in self._workers:
+                path = self.warehouse_dir / target / f"{database}.duckdb"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._workers[target, database] = _DatabaseWorker(Warehouse(path, s3_reader=self._read_s3))
+            return self._workers[target, database]
+
+    def drop_target(self, target: str) -> None:
+        """The cluster is gone: close its databases and delete their files."""
+        with self._lock:
+            workers = [self._workers.pop(key) for key in list(self._workers) if key[0] == target]
+        for worker in workers:
+            worker.warehouse.interrupt()
+            worker.stop()
+            worker.warehouse.close()
+        shutil.rmtree(self.warehouse_dir / target, ignore_errors=True)
 
     def _read_s3(self, bucket: str, prefix: str):
         """COPY's view of S3: the local stack's own objects, read in-process."""
@@ -225,6 +240,9 @@ class DataApiService:
             raise ValidationException("Database is required to run a statement.")
         if not database.replace("_", "").replace("-", "").isalnum():
             raise ValidationException(f"Invalid database name: {database}")
+        target = cluster or workgroup
+        if not target.replace("-", "").isalnum():
+            raise ValidationException(f"Invalid cluster or workgroup name: {target}")
         if not sqls or not all(isinstance(s, str) and s.strip() for s in sqls):
             raise ValidationException("Sql must contain a statement.")
         statement = Statement(
@@ -234,7 +252,7 @@ class DataApiService:
             statement_name=request._get_param("StatementName"),
         )
         self.statements[statement.id] = statement
-        self.worker(database).submit(statement)
+        self.worker(target, database).submit(statement)
         return statement
 
     def find(self, request: RedshiftDataAPIServiceResponse, statement_id: str) -> tuple[Statement, int]:
@@ -492,6 +510,17 @@ def install(ctx: StackContext) -> None:
     _service = DataApiService(ctx)
     for action in _ACTIONS:
         setattr(RedshiftDataAPIServiceResponse, action, globals()[action])
+    RedshiftBackend.delete_cluster = _delete_cluster_and_its_data
+
+
+_moto_delete_cluster = RedshiftBackend.delete_cluster
+
+
+def _delete_cluster_and_its_data(self: RedshiftBackend, **kwargs):
+    cluster = _moto_delete_cluster(self, **kwargs)
+    if _service is not None:
+        _service.drop_target(cluster.cluster_identifier)
+    return cluster
 
 
 def shutdown() -> None:

@@ -267,3 +267,29 @@ def test_list_statements_by_name(rd, db):
     listed = rd.list_statements(StatementName=name, Status="FINISHED")["Statements"]
     assert {s["Id"] for s in listed} == ids
     assert all(s["QueryString"] == "SELECT 1" and not s["IsBatchStatement"] for s in listed)
+
+
+def test_each_cluster_has_its_own_databases_and_deleting_it_deletes_them(rd):
+    redshift = boto3.client("redshift")
+    other = f"rsdata-{uuid.uuid4().hex[:6]}"
+    redshift.create_cluster(ClusterIdentifier=other, NodeType="ra3.xlplus", MasterUsername="admin",
+                            MasterUserPassword="Placeholder1", DBName="dev")
+
+    def rows_on(cluster: str) -> list:
+        statement = wait(rd, rd.execute_statement(
+            ClusterIdentifier=cluster, Database="shared_name", Sql="SELECT n FROM t ORDER BY n")["Id"])
+        if statement["Status"] != "FINISHED":
+            return statement["Error"]
+        return [r[0]["longValue"] for r in rd.get_statement_result(Id=statement["Id"])["Records"]]
+
+    for cluster, n in ((CLUSTER, 1), (other, 2)):
+        done = wait(rd, rd.batch_execute_statement(ClusterIdentifier=cluster, Database="shared_name", Sqls=[
+            "CREATE TABLE IF NOT EXISTS t (n BIGINT)", "DELETE FROM t", f"INSERT INTO t VALUES ({n})"])["Id"])
+        assert done["Status"] == "FINISHED", done.get("Error")
+    assert rows_on(CLUSTER) == [1] and rows_on(other) == [2]
+
+    redshift.delete_cluster(ClusterIdentifier=other, SkipFinalClusterSnapshot=True)
+    redshift.create_cluster(ClusterIdentifier=other, NodeType="ra3.xlplus", MasterUsername="admin",
+                            MasterUserPassword="Placeholder1", DBName="dev")
+    assert "t" in rows_on(other) and "does not exist" in rows_on(other)  # a new cluster starts empty
+    assert rows_on(CLUSTER) == [1]
