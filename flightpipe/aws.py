@@ -18,6 +18,7 @@ ALREADY_EXISTS = {
     "BucketAlreadyOwnedByYou",
     "EntityAlreadyExists",
     "ResourceAlreadyExistsException",
+    "ResourceExistsException",
     "ResourceInUseException",
     "StateMachineAlreadyExists",
     "TrailAlreadyExistsException",

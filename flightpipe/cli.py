@@ -113,9 +113,9 @@ def local_status() -> int:
 
 
 # ---------------------------------------------------------------- flightpipe sql
-def sql(statement: str, target: str, region: str) -> int:
+def sql(statement: str, target: str, region: str, project: str) -> int:
     tgt = config.use_target(target, region)
-    frame = config.default_warehouse(tgt).query(statement)
+    frame = config.default_warehouse(tgt, project).query(statement)
     frame.to_csv(sys.stdout, index=False, lineterminator="\n")
     return 0
 
@@ -156,12 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     sql_p.add_argument("statement")
     sql_p.add_argument("--target", choices=config.TARGETS, default="local")
     sql_p.add_argument("--region", default=config.DEFAULT_REGION)
+    sql_p.add_argument("--project", default="flightpipe", help="the project name given to the notebooks")
 
     args = parser.parse_args(argv)
     if args.command == "local":
         return {"start": lambda: local_start(args.port), "stop": local_stop, "status": local_status}[args.action]()
     if args.command == "sql":
-        return sql(args.statement, args.target, args.region)
+        return sql(args.statement, args.target, args.region, args.project)
     return run(args.runbook, args.parameter, args.target)
 
 

@@ -58,3 +58,15 @@ def test_stored_outputs_carry_no_secret_or_account_id(path):
 def test_runbooks_name_existing_notebooks(runbook):
     for notebook, _ in load_runbook(runbook):
         assert (NOTEBOOKS / notebook).exists(), f"{runbook}: {notebook}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.stem)
+def test_papermill_sees_every_parameter(path):
+    import papermill
+
+    assigned = {line.split("=")[0].strip() for line in parameters_source(path).splitlines() if "=" in line}
+    assert set(papermill.inspect_notebook(str(path))) == assigned
+
+
+def parameters_source(path: Path) -> str:
+    return next(c.source for c in read(path).cells if "parameters" in c.metadata.get("tags", []))

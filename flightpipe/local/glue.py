@@ -648,6 +648,31 @@ def _response_get_crawler_metrics(self: GlueResponse) -> Any:
     return ActionResult({"CrawlerMetricsList": self.glue_backend.get_crawler_metrics(names)})
 
 
+# UpdateCrawler (moto lacks it): the fields given replace the crawler's; a running crawler can't change.
+_CRAWLER_FIELDS = {
+    "Role": "role", "DatabaseName": "database_name", "Description": "description", "Targets": "targets",
+    "Schedule": "schedule", "Classifiers": "classifiers", "TablePrefix": "table_prefix",
+    "SchemaChangePolicy": "schema_change_policy", "RecrawlPolicy": "recrawl_policy",
+    "LineageConfiguration": "lineage_configuration", "Configuration": "configuration",
+    "CrawlerSecurityConfiguration": "crawler_security_configuration",
+}
+
+
+def _response_update_crawler(self: GlueResponse) -> Any:
+    from moto.core.responses import EmptyResult
+
+    crawler = self.glue_backend.get_crawler(self._get_param("Name"))
+    state = crawler.as_dict()["State"]
+    if state != "READY":
+        raise CrawlerRunningException(f"Crawler {crawler.name} is {state}: it can't be updated now.")
+    for param, attribute in _CRAWLER_FIELDS.items():
+        if self._get_param(param) is not None:
+            setattr(crawler, attribute, self._get_param(param))
+    crawler.version += 1
+    crawler.last_updated = utcnow()
+    return EmptyResult()
+
+
 # --------------------------------------------------------------------------------------------------
 # Job runs: a Glue Python shell job is the script run by this Python in a subprocess
 # --------------------------------------------------------------------------------------------------
@@ -924,6 +949,7 @@ def install(ctx: StackContext) -> None:
     GlueBackend.batch_stop_job_run = _batch_stop_job_run
     GlueResponse.get_crawler_metrics = _response_get_crawler_metrics
     GlueResponse.batch_stop_job_run = _response_batch_stop_job_run
+    GlueResponse.update_crawler = _response_update_crawler
 
 
 def shutdown() -> None:

@@ -391,3 +391,15 @@ def test_settings_without_dashes_configure_glue_not_the_script(tmp_path):
     )
     assert "library-set" not in argv and "analytics" not in argv
     assert argv[-6:] == ["--day", "2013-01-01", "--JOB_NAME", "j", "--JOB_RUN_ID", "jr_1"]
+
+
+def test_update_crawler_changes_only_what_is_given(aws):
+    glue_client = aws("glue")
+    name = f"upd-{uuid.uuid4().hex[:6]}"
+    glue_client.create_database(DatabaseInput={"Name": name})
+    glue_client.create_crawler(Name=name, Role="arn:aws:iam::000000000000:role/r", DatabaseName=name,
+                               Targets={"S3Targets": [{"Path": "s3://a/x/"}]}, TablePrefix="old_")
+    glue_client.update_crawler(Name=name, Targets={"S3Targets": [{"Path": "s3://b/y/"}]})
+    crawler = glue_client.get_crawler(Name=name)["Crawler"]
+    assert crawler["Targets"]["S3Targets"][0]["Path"] == "s3://b/y/"
+    assert crawler["TablePrefix"] == "old_" and crawler["Version"] == 2

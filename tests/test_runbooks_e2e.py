@@ -1,0 +1,81 @@
+"""The runbooks as a user runs them: `flightpipe run …` and `flightpipe sql …` against a local stack.
+
+One project (`-p project clitest`) goes through its whole life: provisioned twice, a day that is not among the
+shipped samples ingested from a file of our own, queried from the terminal, torn down.
+"""
+
+import io
+import os
+import subprocess
+import sys
+
+import boto3
+import pandas as pd
+import pytest
+
+from flightpipe import samples
+
+pytestmark = pytest.mark.e2e
+PROJECT = "clitest"
+DAY = "2013-06-15"
+
+
+def flightpipe(*args, runs):
+    env = {**os.environ, "FLIGHTPIPE_RUNS": str(runs)}
+    return subprocess.run([sys.executable, "-m", "flightpipe.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=900)
+
+
+def expected_facts(csv_path) -> pd.DataFrame:
+    """The day's facts computed independently: both airports joined, departures delayed by 60+ minutes."""
+    flights = pd.read_csv(csv_path)
+    airports = pd.read_csv(samples.ROOT / "data" / "airports.csv")
+    dep = flights.merge(airports, left_on="OriginAirportID", right_on="airport_id")
+    both = dep.merge(airports, left_on="DestAirportID", right_on="airport_id", suffixes=("_dep", "_arr"))
+    return both[both.DepDelay >= 60]
+
+
+def test_provision_twice_ingest_a_new_day_query_and_teardown(local_stack, tmp_path):
+    runs = tmp_path / "runs"
+    for attempt in (1, 2):  # provisioning is idempotent
+        provisioned = flightpipe("run", "provision", "-p", "project", PROJECT, runs=runs)
+        assert provisioned.returncode == 0, f"attempt {attempt}: {provisioned.stderr[-2000:]}"
+
+    source = samples.write_days(pd.Timestamp(DAY).date(), pd.Timestamp(DAY).date(), tmp_path / "feed")[0]
+    daily = flightpipe("run", "daily", "-p", "project", PROJECT, "-p", "run_date", DAY, "-p", "source_path",
+                       str(source), runs=runs)
+    assert daily.returncode == 0, daily.stderr[-3000:]
+    report = daily.stdout.strip().rsplit("report: ", 1)[1]
+    assert os.path.exists(report) and "LOADED" in open(report).read()
+
+    sql = flightpipe("sql", "--project", PROJECT, "SELECT carrier, dep_delay FROM airlines.daily_flights_fact "
+                     f"WHERE flight_date = '{DAY}' ORDER BY carrier, dep_delay", runs=runs)
+    assert sql.returncode == 0, sql.stderr[-2000:]
+    facts = pd.read_csv(io.StringIO(sql.stdout))
+    want = expected_facts(source)[["Carrier", "DepDelay"]].sort_values(["Carrier", "DepDelay"], ignore_index=True)
+    assert len(facts) > 0 and facts.carrier.tolist() == want.Carrier.tolist()
+    assert facts.dep_delay.tolist() == want.DepDelay.astype(int).tolist()
+
+    torn = flightpipe("run", "teardown", "-p", "project", PROJECT, runs=runs)
+    assert torn.returncode == 0, torn.stderr[-2000:]
+    clusters = boto3.client("redshift").describe_clusters()["Clusters"]
+    assert PROJECT not in [c["ClusterIdentifier"] for c in clusters]
+
+
+def test_a_failing_step_names_the_notebook_and_the_cell(local_stack, tmp_path):
+    failed = flightpipe("run", "daily", "-p", "run_date", "2013-02-30", runs=tmp_path / "runs")
+    assert failed.returncode == 1
+    assert "10_daily_ingest.ipynb, cell" in failed.stderr and "day is out of range for month" in failed.stderr
+
+
+def test_sql_prints_csv(local_stack, tmp_path):
+    # the default project's warehouse, as provisioned by a user with `flightpipe run provision`
+    provisioned = flightpipe("run", "provision", runs=tmp_path / "runs")
+    assert provisioned.returncode == 0, provisioned.stderr[-2000:]
+    out = flightpipe("sql", "SELECT airport_id, city FROM airlines.airports_dim ORDER BY airport_id LIMIT 3",
+                     runs=tmp_path / "runs")
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_csv(io.StringIO(out.stdout))
+    airports = pd.read_csv(samples.ROOT / "data" / "airports.csv").sort_values("airport_id").head(3)
+    assert frame.columns.tolist() == ["airport_id", "city"]
+    assert frame.airport_id.tolist() == airports.airport_id.tolist() and frame.city.tolist() == airports.city.tolist()
