@@ -68,6 +68,8 @@ def run_runbook(name: str, parameters: dict[str, str], out_dir: Path | None = No
     executed = []
     for index, (notebook, fixed) in enumerate(steps, start=1):
         given = {k: _typed(v) for k, v in parameters.items() if k in declared[notebook]}
+        if "progress" in declared[notebook]:
+            given.setdefault("progress", False)  # progress bars are for people watching JupyterLab, not logs
         output = out_dir / f"{index:02d}-{notebook}"
         try:
             papermill.execute_notebook(

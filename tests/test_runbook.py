@@ -19,7 +19,8 @@ def project(tmp_path, monkeypatch):
     notebooks, runbooks = tmp_path / "notebooks", tmp_path / "runbooks"
     notebooks.mkdir()
     runbooks.mkdir()
-    write_notebook(notebooks / "01_greet.ipynb", 'who = "nobody"\ntimes = 1', 'print(f"hello {who} x{times * 2}")')
+    write_notebook(notebooks / "01_greet.ipynb", 'who = "nobody"\ntimes = 1\nprogress = True',
+                   'print(f"hello {who} x{times * 2}, progress bars: {progress}")')
     write_notebook(notebooks / "02_fail.ipynb", "fail = False", 'assert not fail, "asked to fail"\nprint("fine")')
     (runbooks / "ok.yaml").write_text(
         "notebooks:\n  - 01_greet.ipynb\n  - notebook: 01_greet.ipynb\n    parameters: {who: pinned}\n"
@@ -36,7 +37,7 @@ def outputs(path):
 
 def test_parameters_outputs_and_report(project):
     report = runbook.run_runbook("ok", {"who": "world", "times": "21"}, out_dir=project / "run")
-    assert "hello world x42" in outputs(project / "run" / "01-01_greet.ipynb")  # "21" arrives as an int
+    assert "hello world x42, progress bars: False" in outputs(project / "run" / "01-01_greet.ipynb")  # "21": an int
     assert "hello pinned x42" in outputs(project / "run" / "02-01_greet.ipynb")  # pinned by the runbook step
     html = report.read_text()
     assert "hello world x42" in html and "print(f" not in html  # outputs, no code
