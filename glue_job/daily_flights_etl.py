@@ -9,11 +9,13 @@ Each day's file lands at `s3://<raw_bucket>/<raw_prefix>date=YYYY-MM-DD/flights.
 2. claims every version the ledger `airlines.load_ledger` has not settled, with a parameterised
    INSERT … WHERE NOT EXISTS (the ledger is the job's bookmark: a second or concurrent run finds nothing to
    do twice). A RUNNING claim whose Glue job run has ended is abandoned: marked FAILED and taken over;
-3. streams each claimed version (at its VersionId) in bounded chunks with pyarrow, validates every row and
+3. streams each claimed version (at its VersionId, one GET) in bounded chunks with pyarrow, validates every
+   row (each check once per distinct text of a field, through pyarrow's dictionary encoding) and
    writes the bad ones with a reason to `s3://<raw_bucket>/<rejects_prefix>date=…/<job_run_id>.csv`; a file
    that is unusable as a whole (empty, header only, wrong columns, not UTF-8 CSV) fails with a message
    naming the object, and 0 fact rows change for that day;
-4. stages the valid rows as Parquet under `s3://<raw_bucket>/<staging_prefix><job_run_id>/` and loads all
+4. stages the valid rows at or above the threshold as Parquet (the rows of many days share a file) under
+   `s3://<raw_bucket>/<staging_prefix><job_run_id>/` and loads all
    claimed days in ONE BatchExecuteStatement (one transaction): COPY into temp tables, delete the days,
    insert them joined to `airlines.airports_dim` on both airports with `dep_delay >= min_dep_delay`, and
    mark the ledger rows LOADED with their counts. A crash anywhere leaves the previous state.
@@ -353,8 +355,9 @@ class Warehouse:
 
     def _wait(self, statement_id: str, what: str) -> dict[str, Any]:
         deadline = time.monotonic() + self.timeout
-        delay = 0.05
+        delay = 0.005  # most statements take milliseconds: look early, then back off to one look per 2 s
         while True:
+            time.sleep(delay)
             desc = self.client.describe_statement(Id=statement_id)
             if desc["Status"] == "FINISHED":
                 return desc
@@ -362,8 +365,7 @@ class Warehouse:
                 raise StatementFailed(f"{what}: {desc['Status']}: {desc.get('Error', 'no error text')}")
             if time.monotonic() > deadline:
                 raise StatementFailed(f"{what}: statement {statement_id} not finished after {self.timeout:.0f}s")
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            delay = min(delay * 1.25, 2.0)
 
     def execute(self, sql: str, what: str, **params: Any) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"Sql": sql, **self.target}
@@ -616,7 +618,10 @@ class RecordNumbers:
             if end == start + n + extra:
                 break
             end = start + n + extra
-        numbers = np.setdiff1d(np.arange(start, end, dtype=np.int64), skipped, assume_unique=True)
+        if end == start + n:  # nothing skipped in this block (the usual case): no set difference to take
+            numbers = np.arange(start, end, dtype=np.int64)
+        else:
+            numbers = np.setdiff1d(np.arange(start, end, dtype=np.int64), skipped, assume_unique=True)
         self.skipped = [s for s in self.skipped if s >= end]
         self.next_number = end
         return numbers
@@ -630,11 +635,16 @@ class Counts:
     rows_filtered: int = 0  # valid but dep_delay < threshold or empty (cancelled)
 
 
+# Fields are read dictionary-encoded: a day has few distinct carriers, airports and delays, so every check
+# runs once per distinct text and reaches the rows through the dictionary's indices.
+FIELD_TYPE = pa.dictionary(pa.int32(), pa.string())
+
+
 def read_csv_blocks(
     stream, order: list[int], on_malformed: Callable[[int, str, int], None]
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    """Stream a daily file as tables of the five columns (all text, file order fixed) with their record
-    numbers. The header row is skipped (already checked by column_order)."""
+    """Stream a daily file as tables of the five columns (all text, dictionary-encoded, file order fixed)
+    with their record numbers. The header row is skipped (already checked by column_order)."""
     numbers = RecordNumbers()
 
     def malformed(row) -> str:
@@ -653,7 +663,7 @@ def read_csv_blocks(
             newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=malformed
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in raw_names},
+            column_types={n: FIELD_TYPE for n in raw_names},
             strings_can_be_null=False, quoted_strings_can_be_null=False,
         ),
     )
@@ -676,78 +686,125 @@ FLIGHTS_STAGE_SCHEMA = pa.schema(
 )
 REJECT_COLUMNS = ["source_line", "reason", *COLUMNS, "raw_record"]
 
+# Problem bits of one field; EMPTY marks an empty (or whitespace-only) field, which is not a problem itself.
+EMPTY = 0x80
+CARRIER_RULE = (r"^[A-Za-z0-9]{2,3}$", "Carrier must be 2-3 letters or digits: '{}'")
+AIRPORT_ID_RULES = (
+    (0x01, "{column} is not an integer id: '{{}}'"),
+    (0x02, "{column} {{}} is not in airlines.airports_dim"),
+)
+DELAY_RULES = (
+    (0x01, "{column} is not a number: '{{}}'"),
+    (0x02, "{column} is not a whole number of minutes: '{{}}'"),
+    (0x04, "{column} {{}} is outside " + f"{DELAY_MIN}..{DELAY_MAX} minutes"),
+)
 
-def only_where(mask: np.ndarray, values: pa.ChunkedArray) -> pa.ChunkedArray:
-    """`values` where `mask` is true, NULL elsewhere (so a cast never sees text it cannot convert)."""
-    return pc.if_else(pa.array(mask), values, pa.scalar(None, values.type))
+
+def dictionary_parts(column) -> tuple[pa.Array, np.ndarray]:
+    """A text column as (distinct texts with surrounding whitespace trimmed, index of each row's text)."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array)
+    indices = array.indices.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+    return pc.utf8_trim_whitespace(array.dictionary), indices
+
+
+def as_bool(values) -> np.ndarray:
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def check_carriers(texts: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    codes = np.where(as_bool(pc.match_substring_regex(texts, CARRIER_RULE[0])), 0, 0x01).astype(np.uint8)
+    return codes, texts
+
+
+def check_airport_ids(texts: pa.Array, airport_ids: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    is_int = as_bool(pc.match_substring_regex(texts, r"^[0-9]{1,18}$"))
+    ids = pc.cast(pc.if_else(pa.array(is_int), texts, pa.scalar(None, pa.string())), pa.int64())
+    known = as_bool(pc.is_in(ids, value_set=airport_ids))
+    codes = np.where(~is_int, 0x01, np.where(known, 0, 0x02)).astype(np.uint8)
+    return codes, ids
+
+
+def check_delays(texts: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """A cancelled flight has no delays: an empty field is valid and NULL."""
+    is_empty = as_bool(pc.equal(texts, ""))
+    is_number = as_bool(pc.match_substring_regex(texts, r"^[+-]?([0-9]{1,12}(\.[0-9]*)?|\.[0-9]+)$"))
+    number = pc.cast(pc.if_else(pa.array(is_number), texts, pa.scalar(None, pa.string())), pa.float64())
+    whole = as_bool(pc.equal(number, pc.floor(number)))
+    in_range = as_bool(pc.and_(pc.greater_equal(number, DELAY_MIN), pc.less_equal(number, DELAY_MAX)))
+    codes = np.zeros(len(texts), dtype=np.uint8)
+    codes[~is_empty & ~is_number] |= 0x01
+    codes[is_number & ~whole] |= 0x02
+    codes[is_number & whole & ~in_range] |= 0x04
+    delays = pc.cast(pc.if_else(pa.array(whole & in_range), number, pa.scalar(None, pa.float64())), pa.int64())
+    return codes, delays
 
 
 def validate_block(
     table: pa.Table, numbers: np.ndarray, airport_ids: pa.Array
-) -> tuple[pa.Table, pd.DataFrame, int]:
+) -> tuple[pa.Table, pd.DataFrame | None, int]:
     """Split one block into valid rows (typed: carrier, origin_airport_id, dest_airport_id, dep_delay,
-    arr_delay, source_line) and rejected rows (original fields, source_line, reason). Returns
-    (valid, rejected, blank) where blank counts all-empty rows (blank lines), which are not records."""
-    text = {c: pc.utf8_trim_whitespace(table[c]) for c in COLUMNS}
-    empty = {c: pc.equal(text[c], "") for c in COLUMNS}
-    blank = np.asarray(pc.and_kleene(pc.and_kleene(pc.and_kleene(empty["Carrier"], empty["OriginAirportID"]),
-                       pc.and_kleene(empty["DestAirportID"], empty["DepDelay"])), empty["ArrDelay"]))
-    # (mask, column, reason template) per check; "{}" is the field's value. Texts are built for bad rows only.
-    problems: list[tuple[np.ndarray, str, str]] = []
+    arr_delay, source_line) and rejected rows (a pandas DataFrame of the original fields, source_line,
+    reason; None when there are none). Returns (valid, rejected, blank) where blank counts all-empty rows
+    (blank lines), which are not records.
 
-    carrier_ok = np.asarray(pc.match_substring_regex(text["Carrier"], r"^[A-Za-z0-9]{2,3}$"))
-    problems.append((~carrier_ok, "Carrier", "Carrier must be 2-3 letters or digits: '{}'"))
-
-    ids = {}
-    for column in ("OriginAirportID", "DestAirportID"):
-        is_int = np.asarray(pc.match_substring_regex(text[column], r"^[0-9]{1,18}$"))
-        ids[column] = pc.cast(only_where(is_int, text[column]), pa.int64())
-        known = np.asarray(pc.fill_null(pc.is_in(ids[column], value_set=airport_ids), False))
-        problems.append((~is_int, column, column + " is not an integer id: '{}'"))
-        problems.append((is_int & ~known, column, column + " {} is not in airlines.airports_dim"))
-
-    delays = {}
-    for column in ("DepDelay", "ArrDelay"):
-        is_empty = np.asarray(empty[column])  # a cancelled flight has no delays: NULL
-        is_number = np.asarray(pc.match_substring_regex(text[column], r"^[+-]?([0-9]{1,12}(\.[0-9]*)?|\.[0-9]+)$"))
-        number = pc.cast(only_where(is_number, text[column]), pa.float64())
-        whole = np.asarray(pc.fill_null(pc.equal(number, pc.floor(number)), False))
-        in_range = np.asarray(
-            pc.fill_null(pc.and_(pc.greater_equal(number, DELAY_MIN), pc.less_equal(number, DELAY_MAX)), False)
-        )
-        delays[column] = pc.cast(only_where(whole & in_range, number), pa.int64())
-        problems.append((~is_empty & ~is_number, column, column + " is not a number: '{}'"))
-        problems.append((is_number & ~whole, column, column + " is not a whole number of minutes: '{}'"))
-        problems.append(
-            (is_number & whole & ~in_range, column, column + f" {{}} is outside {DELAY_MIN}..{DELAY_MAX} minutes")
-        )
-
+    Every check runs on the distinct texts of a field (the dictionary); each row gets its field's problem
+    bits through its index, so the per-row work is a few array look-ups whatever the number of checks."""
+    fields: dict[str, tuple[pa.Array, np.ndarray]] = {c: dictionary_parts(table[c]) for c in COLUMNS}
+    checked = {  # column -> (problem bits per distinct text, typed value per distinct text)
+        "Carrier": check_carriers(fields["Carrier"][0]),
+        "OriginAirportID": check_airport_ids(fields["OriginAirportID"][0], airport_ids),
+        "DestAirportID": check_airport_ids(fields["DestAirportID"][0], airport_ids),
+        "DepDelay": check_delays(fields["DepDelay"][0]),
+        "ArrDelay": check_delays(fields["ArrDelay"][0]),
+    }
+    row_codes = {}
+    for column, (codes, _) in checked.items():
+        texts, indices = fields[column]
+        codes = codes | np.where(as_bool(pc.equal(texts, "")), EMPTY, 0).astype(np.uint8)
+        row_codes[column] = codes[indices]
+    blank = np.ones(table.num_rows, dtype=bool)
     bad = np.zeros(table.num_rows, dtype=bool)
-    for mask, _, _ in problems:
-        bad |= mask
+    for codes in row_codes.values():
+        blank &= (codes & EMPTY) != 0
+        bad |= (codes & ~np.uint8(EMPTY)) != 0
     bad &= ~blank
-    keep = ~bad & ~blank
+    keep = np.flatnonzero(~bad & ~blank)
+
+    def rows_of(column: str, rows: np.ndarray) -> pa.Array:
+        values, indices = checked[column][1], fields[column][1]
+        return values.take(pa.array(indices[rows]))
+
     valid = pa.table(
         {
-            "source_line": pa.array(numbers, pa.int64()).filter(pa.array(keep)).cast(pa.int32()),
-            "carrier": text["Carrier"].filter(pa.array(keep)),
-            "origin_airport_id": ids["OriginAirportID"].filter(pa.array(keep)),
-            "dest_airport_id": ids["DestAirportID"].filter(pa.array(keep)),
-            "dep_delay": delays["DepDelay"].filter(pa.array(keep)),
-            "arr_delay": delays["ArrDelay"].filter(pa.array(keep)),
+            "source_line": pa.array(numbers[keep], pa.int64()).cast(pa.int32()),
+            "carrier": rows_of("Carrier", keep),
+            "origin_airport_id": rows_of("OriginAirportID", keep),
+            "dest_airport_id": rows_of("DestAirportID", keep),
+            "dep_delay": rows_of("DepDelay", keep),
+            "arr_delay": rows_of("ArrDelay", keep),
         }
     )
-    rejected = pd.DataFrame(columns=REJECT_COLUMNS)
+    rejected = None
     if bad.any():
         rows = np.flatnonzero(bad)
+        rules = [("Carrier", 0x01, CARRIER_RULE[1])]
+        for column in ("OriginAirportID", "DestAirportID"):
+            rules += [(column, bit, text.format(column=column)) for bit, text in AIRPORT_ID_RULES]
+        for column in ("DepDelay", "ArrDelay"):
+            rules += [(column, bit, text.format(column=column)) for bit, text in DELAY_RULES]
         reason = pd.Series("", index=range(len(rows)), dtype=object)
-        for mask, column, template in problems:
-            hit = mask[rows]
+        for column, bit, template in rules:
+            hit = (row_codes[column][rows] & bit) != 0
             if hit.any():
-                field = pd.Series(text[column].take(pa.array(rows)).to_numpy(zero_copy_only=False), dtype=object)
+                texts, indices = fields[column]
+                field = pd.Series(texts.take(pa.array(indices[rows])).to_numpy(zero_copy_only=False), dtype=object)
                 before, after = template.split("{}")
                 reason = reason.where(~hit, reason + before + field + after + "; ")
-        rejected = table.take(pa.array(rows)).to_pandas().assign(
+        original = table.take(pa.array(rows))
+        original = pa.table({c: pc.cast(original[c], pa.string()) for c in COLUMNS})
+        rejected = original.to_pandas().assign(
             source_line=numbers[rows], reason=reason.str.rstrip("; ").to_numpy(), raw_record=""
         )[REJECT_COLUMNS]
     return valid, rejected, int(blank.sum())
@@ -761,7 +818,8 @@ def scan_file(
     on_valid: Callable[[pa.Table], None],
     on_rejected: Callable[[pd.DataFrame], None],
 ) -> Counts:
-    """Validate every record of a daily file, streaming; hand valid and rejected rows to the callbacks."""
+    """Validate every record of a daily file, streaming; hand valid rows (a pyarrow Table) and rejected rows
+    (a pandas DataFrame) to the callbacks."""
     counts = Counts()
 
     def malformed(number: int, text: str, fields: int) -> None:
@@ -775,11 +833,11 @@ def scan_file(
     for table, numbers in read_csv_blocks(stream, order, malformed):
         valid, rejected, blank = validate_block(table, numbers, airport_ids)
         counts.rows_read += table.num_rows - blank
-        counts.rows_rejected += len(rejected)
         counts.rows_valid += valid.num_rows
         kept = pc.sum(pc.fill_null(pc.greater_equal(valid["dep_delay"], min_dep_delay), False)).as_py() or 0
         counts.rows_filtered += valid.num_rows - kept
-        if len(rejected):
+        if rejected is not None and len(rejected):
+            counts.rows_rejected += len(rejected)
             on_rejected(rejected)
         if valid.num_rows:
             on_valid(valid)
@@ -788,6 +846,55 @@ def scan_file(
 
 # ---- one day: validate, stage, keep the rejects ----------------------------------------------------------
 
+# Staged rows per Parquet file: the rows of many small days share a file (one PUT, one file for COPY to
+# read); a big day is cut into files of this many rows so that the job's memory stays bounded.
+PART_ROWS = 1_000_000
+EPOCH = dt.date(1970, 1, 1)
+
+
+class Staging:
+    """The Parquet files of one job run under `<staging_prefix><job run id>/flights/`."""
+
+    def __init__(self, s3, bucket: str, prefix: str):
+        self.s3, self.bucket, self.prefix = s3, bucket, prefix
+        self.keys: list[str] = []  # files written and kept
+        self.written = 0
+        self.pending: list[pa.Table] = []  # rows of finished days, not yet written
+        self.pending_rows = 0
+
+    def write(self, tables: list[pa.Table]) -> str:
+        table = pa.concat_tables(tables) if tables else FLIGHTS_STAGE_SCHEMA.empty_table()
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        key = f"{self.prefix}part-{self.written:05d}.parquet"
+        self.written += 1
+        self.keys.append(key)
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=buffer.getvalue())
+        return key
+
+    def add(self, tables: list[pa.Table]) -> None:
+        """Rows of a day that staged without error; written once enough have gathered."""
+        self.pending += tables
+        self.pending_rows += sum(t.num_rows for t in tables)
+        if self.pending_rows >= PART_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.write(self.pending)
+        self.pending, self.pending_rows = [], 0
+
+    def discard(self, keys: list[str]) -> None:
+        """Delete files of a day that failed after all."""
+        delete_keys(self.s3, self.bucket, keys)
+        self.keys = [k for k in self.keys if k not in keys]
+
+    def finish(self) -> None:
+        """Write what is pending; an empty file keeps COPY's prefix non-empty when no row passed."""
+        self.flush()
+        if not self.keys:
+            self.write([])
+
 
 @dataclasses.dataclass
 class StagedDay:
@@ -795,32 +902,64 @@ class StagedDay:
     load_id: str
     counts: Counts
     rejects_location: str | None
-    parts: list[str]
+    rows_staged: int  # valid rows at or above the threshold: the ones the load can insert
 
 
-def stage_day(s3, args: argparse.Namespace, obj: SourceObject, load_id: str, airport_ids: pa.Array) -> StagedDay:
-    """Validate one object version; stage its valid rows as Parquet and upload its rejects CSV."""
+class Rejoined(io.RawIOBase):
+    """A stream that yields `head` (bytes already read from `rest`) and then the remainder of `rest`."""
+
+    def __init__(self, head: bytes, rest):
+        self.head, self.rest = memoryview(head), rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.head.nbytes:
+            n = min(len(buffer), self.head.nbytes)
+            buffer[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        data = self.rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def stage_day(
+    s3, args: argparse.Namespace, obj: SourceObject, load_id: str, airport_ids: pa.Array, staging: Staging
+) -> StagedDay:
+    """Validate one object version; stage its valid rows that pass the threshold as Parquet (the load
+    applies the same threshold again) and upload its rejects CSV."""
     if obj.size == 0:
         raise BadFile(f"{obj.uri}: the file is empty (0 bytes)")
-    head = s3.get_object(Range=f"bytes=0-{HEADER_PEEK_BYTES - 1}", **obj.get_kwargs())["Body"].read()
+    body = s3.get_object(**obj.get_kwargs())["Body"]  # one read: the header check peeks at its first bytes
+    head = body.read(HEADER_PEEK_BYTES)
     order = column_order(head, obj.uri)
-    staging = f"{args.staging_prefix}{args.JOB_RUN_ID}/flights/"
-    parts: list[str] = []
+    day_tables: list[pa.Table] = []
+    own_keys: list[str] = []  # files holding only this day's rows (a big day): deleted if the day fails
+    staged = [0, 0]  # rows staged, rows not yet written
 
     def put_part(valid: pa.Table) -> None:
+        passes = pc.fill_null(pc.greater_equal(valid["dep_delay"], args.min_dep_delay), False)
+        valid = valid.filter(passes)
         rows = valid.num_rows
+        if not rows:
+            return
+        day = np.full(rows, (obj.day - EPOCH).days, dtype=np.int32)
         table = pa.table(
             {
-                "flight_date": pa.array([obj.day] * rows, pa.date32()) if rows else pa.array([], pa.date32()),
-                "load_id": pa.array([load_id] * rows, pa.string()),
+                "flight_date": pa.array(day).view(pa.date32()),
+                "load_id": pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, np.int32)), [load_id]),
                 **{name: valid[name] for name in valid.column_names},
             }
         ).select(FLIGHTS_STAGE_SCHEMA.names).cast(FLIGHTS_STAGE_SCHEMA)
-        buffer = io.BytesIO()
-        pq.write_table(table, buffer)
-        key = f"{staging}{load_id}-{len(parts):05d}.parquet"
-        s3.put_object(Bucket=args.raw_bucket, Key=key, Body=buffer.getvalue())
-        parts.append(key)
+        day_tables.append(table)
+        staged[0] += rows
+        staged[1] += rows
+        if staged[1] >= PART_ROWS:
+            own_keys.append(staging.write(day_tables))
+            day_tables.clear()
+            staged[1] = 0
 
     with tempfile.NamedTemporaryFile("w+", suffix=".csv", encoding="utf-8", newline="") as rejects_file:
         wrote_header = [False]
@@ -829,29 +968,26 @@ def stage_day(s3, args: argparse.Namespace, obj: SourceObject, load_id: str, air
             rejected.to_csv(rejects_file, header=not wrote_header[0], index=False, lineterminator="\n")
             wrote_header[0] = True
 
-        body = s3.get_object(**obj.get_kwargs())["Body"]
         try:
-            counts = scan_file(pa.PythonFile(body, mode="r"), order, airport_ids, args.min_dep_delay,
-                               put_part, keep_rejects)
+            counts = scan_file(pa.PythonFile(Rejoined(head, body), mode="r"), order, airport_ids,
+                               args.min_dep_delay, put_part, keep_rejects)
         except pa.ArrowInvalid as exc:
-            delete_keys(s3, args.raw_bucket, parts)
+            staging.discard(own_keys)
             raise BadFile(f"{obj.uri}: not a readable UTF-8 CSV file: {str(exc).splitlines()[0]}") from None
         except BaseException:
-            delete_keys(s3, args.raw_bucket, parts)
+            staging.discard(own_keys)
             raise
         if counts.rows_read == 0:
-            delete_keys(s3, args.raw_bucket, parts)
+            staging.discard(own_keys)
             raise BadFile(f"{obj.uri}: the file has a header but no data rows")
-        if not parts:  # an empty part keeps COPY's prefix non-empty and the day in the load
-            put_part(pa.table({n: pa.array([], FLIGHTS_STAGE_SCHEMA.field(n).type)
-                               for n in FLIGHTS_STAGE_SCHEMA.names if n not in ("flight_date", "load_id")}))
         rejects_location = None
         if counts.rows_rejected:
             rejects_file.flush()
             key = f"{args.rejects_prefix}date={obj.day.isoformat()}/{args.JOB_RUN_ID}.csv"
             s3.upload_file(rejects_file.name, args.raw_bucket, key)
             rejects_location = f"s3://{args.raw_bucket}/{key}"
-    return StagedDay(obj, load_id, counts, rejects_location, parts)
+    staging.add(day_tables)
+    return StagedDay(obj, load_id, counts, rejects_location, staged[0])
 
 
 def put_loads_manifest(s3, args: argparse.Namespace, staged: list[StagedDay]) -> str:
@@ -934,9 +1070,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             errors.append(f"{obj.uri}: {got.note}")
 
     staged: list[StagedDay] = []
+    staging = Staging(s3, args.raw_bucket, f"{args.staging_prefix}{args.JOB_RUN_ID}/flights/")
     for got in claims:
         try:
-            day = stage_day(s3, args, got.obj, got.load_id, airport_ids)
+            day = stage_day(s3, args, got.obj, got.load_id, airport_ids, staging)
         except BadFile as exc:
             finish(db, got.load_id, "FAILED", False, str(exc))
             errors.append(str(exc))
@@ -949,11 +1086,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             continue
         c = day.counts
         log(f"{got.obj.day} staged: read {c.rows_read}, rejected {c.rows_rejected}, valid {c.rows_valid} "
-            f"of which {c.rows_filtered} below the threshold, in {len(day.parts)} Parquet part(s)"
+            f"of which {c.rows_filtered} below the threshold; {day.rows_staged} staged"
             + (f"; rejects in {day.rejects_location}" if day.rejects_location else ""))
         staged.append(day)
 
     if staged:
+        staging.finish()
         put_loads_manifest(s3, args, staged)
         if args.fault == "exit_before_load":
             log("fault injected: exit_before_load: the process dies before the load transaction")

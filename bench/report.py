@@ -1,0 +1,34 @@
+"""The machine the figures were measured on, and the table they are printed in."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    ram = "unknown"
+    if Path("/proc/meminfo").exists():
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        ram = f"{kb / 1024 / 1024:.1f} GiB"
+    return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": ram, "python": sys.version.split()[0],
+            "os": platform.platform()}
+
+
+def table(rows: list[tuple[str, str, str, str]]) -> str:
+    """A Markdown table of (measure, value, target, verdict): readable in a terminal and in the docs."""
+    header = ("measure", "value", "target", "")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"  # noqa: E731
+    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
