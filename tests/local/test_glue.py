@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
-from flightpipe.local import glue
+from flightpipe.local import glue, glue_classifier, glue_crawler, glue_jobs
 from tests.conftest import DATA
 
 SAMPLE = DATA / "samples" / "gds_sample_flights.csv"
@@ -85,9 +85,9 @@ def lake(aws):
 
 def test_crawl_creates_partitioned_table_and_recrawl_adds_partitions(lake, monkeypatch):
     # A few small files crawl in milliseconds: slow the phases down so the poll loop sees each state.
-    monkeypatch.setattr(glue, "STOPPING_SECONDS", 0.2)
-    crawl_work = glue.CrawlRun.run
-    monkeypatch.setattr(glue.CrawlRun, "run", lambda self: (time.sleep(0.2), crawl_work(self)))
+    monkeypatch.setattr(glue_crawler, "STOPPING_SECONDS", 0.2)
+    crawl_work = glue_crawler.CrawlRun.run
+    monkeypatch.setattr(glue_crawler.CrawlRun, "run", lambda self: (time.sleep(0.2), crawl_work(self)))
     sample = SAMPLE.read_text()
     for day in ("2024-01-01", "2024-01-02"):
         lake.put(f"flights/date={day}/flights.csv", sample)
@@ -189,7 +189,7 @@ def test_unpartitioned_folder_and_unreadable_objects(lake, aws):
 
 
 def test_double_start_and_missing_database(lake, monkeypatch):
-    monkeypatch.setattr(glue, "STOPPING_SECONDS", 0.3)
+    monkeypatch.setattr(glue_crawler, "STOPPING_SECONDS", 0.3)
     lake.put("flights/date=2024-01-01/flights.csv", SAMPLE.read_text())
     name = lake.crawler()
     lake.glue.start_crawler(Name=name)
@@ -305,7 +305,7 @@ def test_failing_script_reports_its_exception(make_job, aws):
 
 
 def test_timeout_and_concurrency_and_stop(make_job, aws, monkeypatch):
-    monkeypatch.setattr(glue, "SECONDS_PER_TIMEOUT_MINUTE", 0.5)
+    monkeypatch.setattr(glue_jobs, "SECONDS_PER_TIMEOUT_MINUTE", 0.5)
     client = aws("glue")
     slow = make_job(SLEEPING_SCRIPT, Timeout=1)
     started = time.monotonic()
@@ -341,19 +341,19 @@ def test_timeout_and_concurrency_and_stop(make_job, aws, monkeypatch):
     ],
 )
 def test_infer_type(values, expected):
-    assert glue.infer_type(values) == expected
+    assert glue_classifier.infer_type(values) == expected
 
 
 def test_classify_csv_header_detection():
-    with_header = glue.classify_csv(b"Name,Age\nann,31\nbob,\n")
+    with_header = glue_classifier.classify_csv(b"Name,Age\nann,31\nbob,\n")
     assert with_header.has_header and with_header.columns == [("name", "string"), ("age", "bigint")]
-    all_strings = glue.classify_csv(b"a,b\nc,d\n")  # nothing tells the header from data: Glue's col0…
+    all_strings = glue_classifier.classify_csv(b"a,b\nc,d\n")  # nothing tells the header from data: Glue's col0…
     assert not all_strings.has_header and [n for n, _ in all_strings.columns] == ["col0", "col1"]
-    assert glue.classify_csv(b"x|y\n1|2\n").delimiter == "|"
-    assert glue.classify_csv(b"just one line\n") is None
-    assert glue.classify_csv(b"a,b\n1,2\n"[:0]) is None
-    assert glue.classify_csv(b"\x00\x01\x02") is None
-    truncated = glue.classify_csv(b"a,b\n1,2\n3,4\n5,6.", truncated=True)
+    assert glue_classifier.classify_csv(b"x|y\n1|2\n").delimiter == "|"
+    assert glue_classifier.classify_csv(b"just one line\n") is None
+    assert glue_classifier.classify_csv(b"a,b\n1,2\n"[:0]) is None
+    assert glue_classifier.classify_csv(b"\x00\x01\x02") is None
+    truncated = glue_classifier.classify_csv(b"a,b\n1,2\n3,4\n5,6.", truncated=True)
     assert truncated.columns == [("a", "bigint"), ("b", "bigint")]
 
 
@@ -362,16 +362,17 @@ def test_install_is_idempotent(local_stack):
 
     glue.install(local_stack.ctx)
     glue.install(local_stack.ctx)
-    assert FakeCrawler.start_crawler is glue._start_crawler and FakeJob.start_job_run is glue._start_job_run
+    assert FakeCrawler.start_crawler is glue_crawler._start_crawler
+    assert FakeJob.start_job_run is glue_jobs._start_job_run
 
 
 def test_exclusion_globs():
-    patterns = [glue.glob_to_regex(p) for p in ["*.tmp", "logs/**", "date=2024-01-0{1,2}"]]
-    assert glue.is_excluded("x.tmp", patterns)
-    assert not glue.is_excluded("date=2024-01-05/x.tmp", patterns)  # * does not cross folders
-    assert glue.is_excluded("logs/a/b.csv", patterns)
-    assert glue.is_excluded("date=2024-01-02/flights.csv", patterns)
-    assert not glue.is_excluded("date=2024-01-03/flights.csv", patterns)
+    patterns = [glue_classifier.glob_to_regex(p) for p in ["*.tmp", "logs/**", "date=2024-01-0{1,2}"]]
+    assert glue_classifier.is_excluded("x.tmp", patterns)
+    assert not glue_classifier.is_excluded("date=2024-01-05/x.tmp", patterns)  # * does not cross folders
+    assert glue_classifier.is_excluded("logs/a/b.csv", patterns)
+    assert glue_classifier.is_excluded("date=2024-01-02/flights.csv", patterns)
+    assert not glue_classifier.is_excluded("date=2024-01-03/flights.csv", patterns)
 
 
 def test_error_message_from_stderr():
@@ -381,12 +382,12 @@ def test_error_message_from_stderr():
         'Traceback (most recent call last):\n  File "a.py", line 3, in <module>\n'
         "ValueError: s3://b/k: header only\n"
     )
-    assert glue.error_message_from_stderr(stderr, 1) == "ValueError: s3://b/k: header only"
-    assert glue.error_message_from_stderr("", 3) == "Command failed with exit code 3"
+    assert glue_jobs.error_message_from_stderr(stderr, 1) == "ValueError: s3://b/k: header only"
+    assert glue_jobs.error_message_from_stderr("", 3) == "Command failed with exit code 3"
 
 
 def test_settings_without_dashes_configure_glue_not_the_script(tmp_path):
-    argv = glue.job_command_line(
+    argv = glue_jobs.job_command_line(
         tmp_path / "job.py", "j", "jr_1", {"library-set": "analytics", "--day": "2013-01-01"}
     )
     assert "library-set" not in argv and "analytics" not in argv

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.glue.models import GlueBackend
 
-from flightpipe.local import glue, stepfunctions
+from flightpipe.local import glue_crawler, stepfunctions
 
 ROLE = "arn:aws:iam::123456789012:role/flightpipe-states"
 
@@ -208,7 +208,7 @@ def test_glue_concurrent_runs_error_is_retried(aws, glue_job, monkeypatch):
 
 
 def test_aws_sdk_glue_errors_carry_aws_names(aws, monkeypatch):
-    monkeypatch.setattr(glue, "STOPPING_SECONDS", 3)  # keep the crawl busy long enough to collide with
+    monkeypatch.setattr(glue_crawler, "STOPPING_SECONDS", 3)  # keep the crawl busy long enough to collide with
     crawler = unique("crawler")
     aws("glue").create_database(DatabaseInput={"Name": crawler})
     aws("glue").create_crawler(

@@ -1,0 +1,307 @@
+"""Glue jobs that run, on the local stack: a Glue Python shell job is its script run by this Python.
+
+`StartJobRun` downloads the job's script from S3 and runs it as a subprocess: the job's DefaultArguments merged
+with the run's Arguments as `--key value`, plus `--JOB_NAME`/`--JOB_RUN_ID`; boto3 inside the script pointed at
+the emulator; stdout/stderr shipped to CloudWatch Logs (`/aws-glue/python-jobs/output|error`, stream = run id);
+`Timeout` and `MaxConcurrentRuns` enforced; `BatchStopJobRun` (which moto lacks) honoured.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from moto.core.utils import utcnow
+from moto.glue.exceptions import (
+    ConcurrentRunsExceededException,
+)
+from moto.glue.models import FakeJob, FakeJobRun, GlueBackend
+from moto.glue.responses import GlueResponse
+from moto.s3.models import FakeKey, s3_backends
+
+from flightpipe.local.cloudwatch import put_log_lines
+from flightpipe.local.context import StackContext
+
+log = logging.getLogger("flightpipe.local.glue")
+
+# A job's Timeout is in minutes; tests shrink the minute to check TIMEOUT quickly.
+SECONDS_PER_TIMEOUT_MINUTE = 60.0
+# How often a job's watcher checks for exit/stop/timeout and ships new output to CloudWatch Logs.
+JOB_POLL_SECONDS = 0.05
+JOB_LOG_GROUP = "/aws-glue/python-jobs"
+JOB_OUTPUT_LOG_GROUP = "/aws-glue/python-jobs/output"
+JOB_ERROR_LOG_GROUP = "/aws-glue/python-jobs/error"
+
+_ctx: StackContext | None = None
+_active_runs: list = []
+_registry_lock = threading.Lock()
+
+
+_ACTIVE_STATES = ("STARTING", "RUNNING", "STOPPING")
+
+
+class LocalJobRun(FakeJobRun):
+    """A job run backed by a real process; its state is set by the process's watcher thread."""
+
+    def __init__(self, job: FakeJob, **kwargs: Any):
+        super().__init__(job_name=job.name, **kwargs)
+        self._status = "STARTING"
+        self.job = job
+        self.glue_version = job.glue_version
+        self.error_message: str | None = None
+        self.completed_on = None
+        self.started = time.monotonic()
+        self.execution_seconds: int = 0
+        self.process: subprocess.Popen | None = None
+        self.stop_requested = False
+        self.run_dir: Path | None = None
+        self.log_offsets = {"stdout": 0, "stderr": 0}
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    @status.setter
+    def status(self, value: str) -> None:
+        self._status = value
+        self.modified_on = utcnow()
+
+    def advance(self) -> None:
+        pass
+
+    def as_dict(self) -> dict[str, Any]:
+        data = super().as_dict()
+        data["LogGroupName"] = JOB_LOG_GROUP
+        data["GlueVersion"] = self.glue_version or "3.0"
+        running = self._status in _ACTIVE_STATES
+        data["ExecutionTime"] = math.ceil(time.monotonic() - self.started) if running else self.execution_seconds
+        data.pop("CompletedOn", None)
+        if self.completed_on:
+            data["CompletedOn"] = self.completed_on
+        if self.error_message:
+            data["ErrorMessage"] = self.error_message
+        return data
+
+
+def _start_job_run(
+    self: FakeJob,
+    allocated_capacity: int | None,
+    max_capacity: float | None,
+    timeout: int | None,
+    worker_type: str | None,
+    security_configuration: str | None,
+    number_of_workers: int | None,
+    notification_property: dict[str, int] | None,
+    previous_run_id: str | None,
+    arguments: dict[str, str] | None,
+) -> str:
+    active = sum(run.status in _ACTIVE_STATES for run in self.job_runs)
+    if active >= (self.execution_property or {}).get("MaxConcurrentRuns", 1):
+        raise ConcurrentRunsExceededException(f"Job with name {self.name} already running")
+    run_arguments = {**self.default_arguments, **(arguments or {}), **(self.non_overridable_arguments or {})}
+    run = LocalJobRun(
+        self,
+        job_run_id=previous_run_id,
+        arguments=run_arguments,
+        allocated_capacity=allocated_capacity or self.allocated_capacity,
+        max_capacity=max_capacity or self.max_capacity,
+        timeout=timeout or self.timeout,
+        worker_type=worker_type or self.worker_type,
+        security_configuration=security_configuration or self.security_configuration,
+        number_of_workers=number_of_workers or self.number_of_workers,
+        notification_property=notification_property or self.notification_property,
+    )
+    self.job_runs.append(run)
+    _launch(run)
+    return run.job_run_id
+
+
+def job_command_line(script: Path, job_name: str, run_id: str, arguments: dict[str, str]) -> list[str]:
+    """How Glue calls a Python shell script: `script --key value … --JOB_NAME n --JOB_RUN_ID jr_…`."""
+    argv = [sys.executable, "-u", str(script)]
+    for key, value in arguments.items():
+        if key.startswith("--"):  # keys without dashes (e.g. `library-set`) configure Glue, not the script
+            argv += [key, value]
+    return argv + ["--JOB_NAME", job_name, "--JOB_RUN_ID", run_id]
+
+
+def job_environment(ctx: StackContext) -> dict[str, str]:
+    """This process's environment minus every real AWS setting, plus the emulator's endpoint and
+    placeholder credentials, so boto3/awswrangler in the script talk to the local stack only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL=ctx.endpoint,
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        AWS_DEFAULT_REGION=ctx.region,
+        AWS_REGION=ctx.region,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _fetch_script(run: LocalJobRun) -> Path:
+
+    location = run.arguments.get("--scriptLocation") or (run.job.command or {}).get("ScriptLocation", "")
+    if not location.startswith("s3://"):
+        raise RuntimeError(f"Script location {location!r} is not an s3:// URI")
+    bucket, _, key_name = location.removeprefix("s3://").partition("/")
+    s3 = s3_backends[run.job.backend.account_id]["global"]
+    key = s3.buckets[bucket].keys.get(key_name) if bucket in s3.buckets else None
+    if not isinstance(key, FakeKey):
+        raise RuntimeError(f"Script not found at {location}")
+    script = run.run_dir / Path(key_name).name
+    script.write_bytes(key.value)
+    return script
+
+
+def _launch(run: LocalJobRun) -> None:
+    ctx = _require_ctx()
+    run.run_dir = ctx.state_dir / "glue" / "jobs" / run.job_name / run.job_run_id
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        script = _fetch_script(run)
+        argv = job_command_line(script, run.job_name, run.job_run_id, run.arguments or {})
+        with open(run.run_dir / "stdout.log", "wb") as out, open(run.run_dir / "stderr.log", "wb") as err:
+            run.process = subprocess.Popen(
+                argv, cwd=run.run_dir, env=job_environment(ctx), stdout=out, stderr=err, start_new_session=True
+            )
+    except Exception as exc:  # the run exists (it has an id) but fails, as on AWS
+        _finish(run, "FAILED", str(exc))
+        return
+    for group in (JOB_OUTPUT_LOG_GROUP, JOB_ERROR_LOG_GROUP):
+        put_log_lines(run.job.backend, group, run.job_run_id, [])  # streams exist from the start
+    run.status = "RUNNING"
+    with _registry_lock:
+        _active_runs.append(run)
+    threading.Thread(target=_watch, args=(run,), name=f"glue-job-{run.job_run_id[:11]}", daemon=True).start()
+
+
+def _watch(run: LocalJobRun) -> None:
+    """Reap the process; enforce Timeout and BatchStopJobRun; ship its output to CloudWatch Logs."""
+    proc = run.process
+    deadline = run.started + run.timeout * SECONDS_PER_TIMEOUT_MINUTE if run.timeout else None
+    final = None
+    while True:
+        try:
+            proc.wait(timeout=JOB_POLL_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        _ship_job_logs(run)
+        if run.stop_requested:
+            final = ("STOPPED", None)
+        elif deadline and time.monotonic() >= deadline:
+            final = ("TIMEOUT", f"Job run timed out after {run.timeout} minute(s) (Timeout)")
+        if final:
+            _kill(proc)
+            break
+    _ship_job_logs(run, final=True)
+    if final:
+        _finish(run, *final)
+    elif proc.returncode == 0:
+        _finish(run, "SUCCEEDED", None)
+    else:
+        stderr = (run.run_dir / "stderr.log").read_text(errors="replace")
+        _finish(run, "FAILED", error_message_from_stderr(stderr, proc.returncode))
+    with _registry_lock:
+        if run in _active_runs:
+            _active_runs.remove(run)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the script's own children die with it
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _finish(run: LocalJobRun, state: str, error: str | None) -> None:
+    run.execution_seconds = math.ceil(time.monotonic() - run.started)
+    run.error_message = error
+    run.completed_on = utcnow()
+    run.status = state
+
+
+def error_message_from_stderr(stderr: str, returncode: int) -> str:
+    """The exception line of the script's last traceback (e.g. `ValueError: boom`), else the exit code."""
+    lines = stderr.rstrip().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    if starts:
+        for i in range(starts[-1] + 1, len(lines)):
+            if lines[i] and not lines[i][0].isspace():
+                return "\n".join(lines[i:]).strip()
+    return f"Command failed with exit code {returncode}"
+
+
+def _ship_job_logs(run: LocalJobRun, final: bool = False) -> None:
+    for stream, group in (("stdout", JOB_OUTPUT_LOG_GROUP), ("stderr", JOB_ERROR_LOG_GROUP)):
+        with open(run.run_dir / f"{stream}.log", "rb") as f:
+            f.seek(run.log_offsets[stream])
+            chunk = f.read()
+        if not final:
+            chunk = chunk[: chunk.rfind(b"\n") + 1]  # ship whole lines only while running
+        if chunk:
+            run.log_offsets[stream] += len(chunk)
+            lines = chunk.decode(errors="replace").splitlines()
+            put_log_lines(run.job.backend, group, run.job_run_id, lines)
+
+
+def _batch_stop_job_run(self: GlueBackend, job_name: str, run_ids: list[str]) -> tuple[list, list]:
+    job = self.get_job(job_name)
+    stopped, errors = [], []
+    for run_id in run_ids:
+        run = next((r for r in job.job_runs if r.job_run_id == run_id), None)
+        if run is None:
+            detail = {"ErrorCode": "EntityNotFoundException", "ErrorMessage": f"Job run {run_id} not found."}
+        elif run.status not in ("STARTING", "RUNNING"):
+            detail = {"ErrorCode": "InvalidInputException", "ErrorMessage": f"Job run is in state {run.status}"}
+        else:
+            run.stop_requested = True
+            run.status = "STOPPING"
+            stopped.append({"JobName": job_name, "JobRunId": run_id})
+            continue
+        errors.append({"JobName": job_name, "JobRunId": run_id, "ErrorDetail": detail})
+    return stopped, errors
+
+
+def _response_batch_stop_job_run(self: GlueResponse) -> Any:
+    from moto.core.responses import ActionResult
+
+    stopped, errors = self.glue_backend.batch_stop_job_run(self._get_param("JobName"), self._get_param("JobRunIds"))
+    return ActionResult({"SuccessfulSubmissions": stopped, "Errors": errors})
+
+
+def _require_ctx() -> StackContext:
+    if _ctx is None:
+        raise RuntimeError("flightpipe.local.glue.install(ctx) has not been called")
+    return _ctx
+
+
+def install(ctx: StackContext) -> None:
+    global _ctx
+    _ctx = ctx
+    (ctx.state_dir / "glue").mkdir(parents=True, exist_ok=True)
+    FakeJob.start_job_run = _start_job_run
+    GlueBackend.batch_stop_job_run = _batch_stop_job_run
+    GlueResponse.batch_stop_job_run = _response_batch_stop_job_run
+
+
+def shutdown() -> None:
+    """Kill running job processes: their runs end STOPPED."""
+    with _registry_lock:
+        runs = list(_active_runs)
+    for run in runs:
+        run.stop_requested = True
+    for run in runs:
+        if run.process and run.process.poll() is None:
+            _kill(run.process)
