@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,8 +183,8 @@ class CrawlRun:
         if bucket_name not in s3.buckets:
             raise RuntimeError(f"Cannot crawl {path}: the bucket {bucket_name} does not exist.")
         excludes = [glob_to_regex(p) for p in target.get("Exclusions") or []]
-        folders: dict[tuple[str, ...], _Folder] = {}
-        key_names: list[str] | None = None
+        table_name = ((self.crawler.table_prefix or "") + (prefix.strip("/").rsplit("/", 1)[-1] or bucket_name)).lower()
+        files = []  # (partition key names, partition values, folder, uri, schema, size) of every data file
         for name, key in sorted(s3.buckets[bucket_name].keys.items(), key=lambda item: item[0]):
             if not name.startswith(prefix) or name.endswith("/") or not isinstance(key, FakeKey):
                 continue
@@ -199,23 +200,34 @@ class CrawlRun:
             schema = self.classify(uri, key)
             if schema is None:
                 continue
-            names = [d.split("=", 1)[0] if "=" in d else f"partition_{i}" for i, d in enumerate(dirs)]
-            if key_names is None:
-                key_names = names
-            if names != key_names:
-                self.summary.files_skipped += 1
-                self.log("WARN", f"Skipping {uri}: its folder layout differs from the table's {key_names}")
-                continue
+            names = tuple(d.split("=", 1)[0] if "=" in d else f"partition_{i}" for i, d in enumerate(dirs))
             values = tuple(d.split("=", 1)[1] if "=" in d else d for d in dirs)
             location = f"s3://{bucket_name}/{prefix}" + "".join(d + "/" for d in dirs)
-            folder = folders.setdefault(values, _Folder(list(values), location))
-            folder.schemas.append(schema)
-            folder.size += key.size
-        if not folders:
+            files.append((names, values, location, uri, schema, key.size))
+        if not files:
             self.log("INFO", f"No CSV data found under {path}")
             return
-        table_name = (self.crawler.table_prefix or "") + (prefix.strip("/").rsplit("/", 1)[-1] or bucket_name)
-        self.write_table(table_name.lower(), f"s3://{bucket_name}/{prefix}", key_names or [], folders)
+        key_names = self.partition_layout(table_name, [f[0] for f in files])
+        folders: dict[tuple[str, ...], _Folder] = {}
+        for names, values, location, uri, schema, size in files:
+            if names != key_names:
+                self.summary.files_skipped += 1
+                self.log("WARN", f"Skipping {uri}: its folder layout differs from the table's {list(key_names)}")
+                continue
+            folder = folders.setdefault(values, _Folder(list(values), location))
+            folder.schemas.append(schema)
+            folder.size += size
+        self.write_table(table_name, f"s3://{bucket_name}/{prefix}", list(key_names), folders)
+
+    def partition_layout(self, table_name: str, layouts: list[tuple[str, ...]]) -> tuple[str, ...]:
+        """The partition keys: an existing table keeps its own; a new one takes the layout most files share
+        (Glue decides by the majority of folders), so one stray deeper key cannot reshape the table."""
+        database = self.glue.databases.get(self.crawler.database_name)
+        existing = database.tables.get(table_name) if database else None
+        if existing is not None:
+            return tuple(k["Name"] for k in existing.as_dict().get("PartitionKeys", []))
+        counts = Counter(layouts)
+        return max(counts, key=counts.get)
 
     def classify(self, uri: str, key: Any) -> CsvSchema | None:
         if key.size == 0:

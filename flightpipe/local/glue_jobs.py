@@ -21,6 +21,7 @@ from typing import Any
 
 from moto.core.utils import utcnow
 from moto.glue.exceptions import (
+    AlreadyExistsException,
     ConcurrentRunsExceededException,
 )
 from moto.glue.models import FakeJob, FakeJobRun, GlueBackend
@@ -281,6 +282,52 @@ def _response_batch_stop_job_run(self: GlueResponse) -> Any:
     return ActionResult({"SuccessfulSubmissions": stopped, "Errors": errors})
 
 
+# CreateJob refuses an existing name, as on AWS (moto silently replaces the job and loses its runs);
+# UpdateJob (which moto lacks) overwrites the definition completely, as AWS documents, and keeps the runs.
+_JOB_FIELDS = {
+    "Role": "role",
+    "Description": "description",
+    "LogUri": "log_uri",
+    "ExecutionProperty": "execution_property",
+    "Command": "command",
+    "DefaultArguments": "default_arguments",
+    "NonOverridableArguments": "non_overridable_arguments",
+    "Connections": "connections",
+    "MaxRetries": "max_retries",
+    "AllocatedCapacity": "allocated_capacity",
+    "Timeout": "timeout",
+    "MaxCapacity": "max_capacity",
+    "SecurityConfiguration": "security_configuration",
+    "NotificationProperty": "notification_property",
+    "GlueVersion": "glue_version",
+    "NumberOfWorkers": "number_of_workers",
+    "WorkerType": "worker_type",
+    "ExecutionClass": "execution_class",
+    "SourceControlDetails": "source_control_details",
+    "CodeGenConfigurationNodes": "code_gen_configuration_nodes",
+}
+_JOB_FIELD_DEFAULTS = {"execution_property": {}, "default_arguments": {}, "execution_class": "STANDARD"}
+_moto_create_job = GlueBackend.create_job
+
+
+def _create_job(self: GlueBackend, name: str, *args: Any, **kwargs: Any) -> Any:
+    if name in self.jobs:
+        raise AlreadyExistsException(f"Job {name}")
+    return _moto_create_job(self, name, *args, **kwargs)
+
+
+def _response_update_job(self: GlueResponse) -> Any:
+    from moto.core.responses import ActionResult
+
+    name = self._get_param("JobName")
+    job = self.glue_backend.get_job(name)
+    update = self._get_param("JobUpdate") or {}
+    for param, attribute in _JOB_FIELDS.items():
+        setattr(job, attribute, update.get(param, _JOB_FIELD_DEFAULTS.get(attribute)))
+    job.last_modified_on = utcnow()
+    return ActionResult({"JobName": name})
+
+
 def _require_ctx() -> StackContext:
     if _ctx is None:
         raise RuntimeError("flightpipe.local.glue.install(ctx) has not been called")
@@ -292,6 +339,8 @@ def install(ctx: StackContext) -> None:
     _ctx = ctx
     (ctx.state_dir / "glue").mkdir(parents=True, exist_ok=True)
     FakeJob.start_job_run = _start_job_run
+    GlueBackend.create_job = _create_job
+    GlueResponse.update_job = _response_update_job
     GlueBackend.batch_stop_job_run = _batch_stop_job_run
     GlueResponse.batch_stop_job_run = _response_batch_stop_job_run
 

