@@ -15,42 +15,22 @@ import pandas as pd
 
 from bench.latency import _state_times, _ts, crawler_polls
 from bench.stack import Stack
-from flightpipe.config import PROJECT_ROOT
+from flightpipe import expected as reference
 from flightpipe.runbook import run_runbook
 from flightpipe.samples import nyc_flights_2013
 
-FACT_COLUMNS = ["flight_date", "carrier", "dep_airport", "arr_airport", "dep_city", "arr_city", "dep_state",
-                "arr_state", "dep_delay", "arr_delay"]
+DATED_COLUMNS = ["flight_date", *reference.FACT_COLUMNS]
 
 
 def expected_facts(first: dt.date, last: dt.date, min_dep_delay: int = 60) -> pd.DataFrame:
-    """The fact rows of every day in [first, last], each day joined and filtered on its own with pandas."""
+    """The fact rows of every day in [first, last], computed with pandas alone (`flightpipe.expected`)."""
     flights = nyc_flights_2013()
-    airports = pd.read_csv(PROJECT_ROOT / "data" / "airports.csv")
-    dep = airports.rename(columns={"airport_id": "OriginAirportID", "name": "dep_airport", "city": "dep_city",
-                                   "state": "dep_state"})
-    arr = airports.rename(columns={"airport_id": "DestAirportID", "name": "arr_airport", "city": "arr_city",
-                                   "state": "arr_state"})
-    days = []
-    for day, rows in flights[(flights.flight_date >= first) & (flights.flight_date <= last)].groupby("flight_date"):
-        rows = rows.merge(dep, on="OriginAirportID").merge(arr, on="DestAirportID")
-        rows = rows[rows.DepDelay.notna() & (rows.DepDelay >= min_dep_delay)]
-        days.append(pd.DataFrame({
-            "flight_date": str(day), "carrier": rows.Carrier, "dep_airport": rows.dep_airport,
-            "arr_airport": rows.arr_airport, "dep_city": rows.dep_city, "arr_city": rows.arr_city,
-            "dep_state": rows.dep_state, "arr_state": rows.arr_state, "dep_delay": rows.DepDelay,
-            "arr_delay": rows.ArrDelay,
-        }))
-    return normalise(pd.concat(days, ignore_index=True))
+    flights = flights[(flights.flight_date >= first) & (flights.flight_date <= last)]
+    return reference.expected_facts(flights, min_dep_delay, DATED_COLUMNS)
 
 
 def normalise(facts: pd.DataFrame) -> pd.DataFrame:
-    out = facts[FACT_COLUMNS].copy()
-    for column in FACT_COLUMNS[:8]:
-        out[column] = out[column].astype(str)
-    for column in FACT_COLUMNS[8:]:
-        out[column] = pd.to_numeric(out[column]).astype("Int64")
-    return out.sort_values(FACT_COLUMNS, na_position="last").reset_index(drop=True)
+    return reference.normalise(facts, DATED_COLUMNS)
 
 
 def measure(stack: Stack, start_date: str, end_date: str) -> dict:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from flightpipe import samples
+from flightpipe.expected import expected_facts, read_day
 
 pytestmark = pytest.mark.e2e
 PROJECT = "clitest"
@@ -24,15 +25,6 @@ def flightpipe(*args, runs):
     env = {**os.environ, "FLIGHTPIPE_RUNS": str(runs)}
     return subprocess.run([sys.executable, "-m", "flightpipe.cli", *args], env=env, capture_output=True,
                           text=True, timeout=900)
-
-
-def expected_facts(csv_path) -> pd.DataFrame:
-    """The day's facts computed independently: both airports joined, departures delayed by 60+ minutes."""
-    flights = pd.read_csv(csv_path)
-    airports = pd.read_csv(samples.ROOT / "data" / "airports.csv")
-    dep = flights.merge(airports, left_on="OriginAirportID", right_on="airport_id")
-    both = dep.merge(airports, left_on="DestAirportID", right_on="airport_id", suffixes=("_dep", "_arr"))
-    return both[both.DepDelay >= 60]
 
 
 def test_provision_twice_ingest_a_new_day_query_and_teardown(local_stack, tmp_path):
@@ -52,9 +44,10 @@ def test_provision_twice_ingest_a_new_day_query_and_teardown(local_stack, tmp_pa
                      f"WHERE flight_date = '{DAY}' ORDER BY carrier, dep_delay", runs=runs)
     assert sql.returncode == 0, sql.stderr[-2000:]
     facts = pd.read_csv(io.StringIO(sql.stdout))
-    want = expected_facts(source)[["Carrier", "DepDelay"]].sort_values(["Carrier", "DepDelay"], ignore_index=True)
-    assert len(facts) > 0 and facts.carrier.tolist() == want.Carrier.tolist()
-    assert facts.dep_delay.tolist() == want.DepDelay.astype(int).tolist()
+    want = expected_facts(read_day(source.read_bytes()))[["carrier", "dep_delay"]]
+    want = want.sort_values(["carrier", "dep_delay"], ignore_index=True)
+    assert len(facts) > 0 and facts.carrier.tolist() == want.carrier.tolist()
+    assert facts.dep_delay.tolist() == want.dep_delay.astype(int).tolist()
 
     torn = flightpipe("run", "teardown", "-p", "project", PROJECT, runs=runs)
     assert torn.returncode == 0, torn.stderr[-2000:]

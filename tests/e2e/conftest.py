@@ -16,10 +16,11 @@ import time
 
 import boto3
 import pytest
-from e2e_support import HEADER, Chain, Reliability
+from e2e_support import Chain, Reliability
 
 from flightpipe.names import Names
 from flightpipe.runbook import run_runbook, runs_dir
+from flightpipe.samples import HEADER
 
 
 @pytest.fixture(scope="session")

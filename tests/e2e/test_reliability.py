@@ -20,10 +20,11 @@ import boto3
 import pandas as pd
 import pytest
 from botocore.config import Config
-from e2e_support import HEADER, compare, expected_facts, to_csv
+from e2e_support import compare, expected_facts, to_csv
 
 from flightpipe.aws import ensure
 from flightpipe.local import cloudtrail
+from flightpipe.samples import HEADER
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,6 @@ behind the Data API), so tests never see each other's rows.
 from __future__ import annotations
 
 import importlib.util
-import io
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from pathlib import Path
 import boto3
 import pandas as pd
 import pytest
+
+from flightpipe import expected as reference
 
 ROOT = Path(__file__).resolve().parents[2]
 JOB_PATH = ROOT / "glue_job" / "daily_flights_etl.py"
@@ -61,33 +62,10 @@ def expected():
 
 def expected_facts(csv_bytes: bytes, min_dep_delay: int = 60) -> pd.DataFrame:
     """The fact rows of one well-formed day, computed independently with pandas from the raw CSV."""
-    flights = pd.read_csv(io.BytesIO(csv_bytes), dtype={"Carrier": str})
-    airports = pd.read_csv(AIRPORTS)
-    dep = airports.rename(columns={"airport_id": "OriginAirportID", "name": "dep_airport", "city": "dep_city",
-                                   "state": "dep_state"})
-    arr = airports.rename(columns={"airport_id": "DestAirportID", "name": "arr_airport", "city": "arr_city",
-                                   "state": "arr_state"})
-    rows = flights.merge(dep, on="OriginAirportID").merge(arr, on="DestAirportID")
-    rows = rows[rows.DepDelay.notna() & (rows.DepDelay >= min_dep_delay)]
-    out = pd.DataFrame({
-        "carrier": rows.Carrier, "dep_airport": rows.dep_airport, "arr_airport": rows.arr_airport,
-        "dep_city": rows.dep_city, "arr_city": rows.arr_city, "dep_state": rows.dep_state,
-        "arr_state": rows.arr_state, "dep_delay": rows.DepDelay.astype("Int64"),
-        "arr_delay": rows.ArrDelay.astype("Int64"),
-    })
-    return normalise(out)
+    return reference.expected_facts(reference.read_day(csv_bytes), min_dep_delay)
 
 
-def normalise(facts: pd.DataFrame) -> pd.DataFrame:
-    """The nine reference columns, typed and sorted, for comparing two sets of fact rows."""
-    cols = ["carrier", "dep_airport", "arr_airport", "dep_city", "arr_city", "dep_state", "arr_state",
-            "dep_delay", "arr_delay"]
-    out = facts[cols].copy()
-    for c in cols[:7]:
-        out[c] = out[c].astype(str)
-    for c in cols[7:]:
-        out[c] = pd.to_numeric(out[c]).astype("Int64")
-    return out.sort_values(cols, na_position="last").reset_index(drop=True)
+normalise = reference.normalise
 
 
 @dataclass
