@@ -61,8 +61,12 @@ def use_target(target: str = "local", region: str = DEFAULT_REGION) -> Target:
         raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
     os.environ["AWS_DEFAULT_REGION"] = region
     if target == "aws":
-        if os.environ.get("AWS_ENDPOINT_URL") == os.environ.get("FLIGHTPIPE_LOCAL_ENDPOINT"):
-            os.environ.pop("AWS_ENDPOINT_URL", None)
+        # Undo what `local` set in this process: the emulator's endpoint and its placeholder credentials.
+        if os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1:"):
+            del os.environ["AWS_ENDPOINT_URL"]
+        for key, placeholder in LOCAL_CREDENTIALS.items():
+            if os.environ.get(key) == placeholder:
+                del os.environ[key]
         return Target("aws", region, None)
     endpoint = running_local_endpoint()
     if not endpoint:
@@ -70,7 +74,6 @@ def use_target(target: str = "local", region: str = DEFAULT_REGION) -> Target:
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     os.environ.update(LOCAL_CREDENTIALS)
     return Target("local", region, endpoint)
-
 
 
 def default_warehouse(target: Target, project: str = "flightpipe"):

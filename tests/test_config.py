@@ -1,0 +1,49 @@
+"""The one seam between targets: `local` points boto3 at the emulator, `aws` leaves the SDK's own defaults."""
+
+import os
+
+import boto3
+import pytest
+
+from flightpipe import config
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No target chosen yet; whatever `use_target` changes in the environment is put back afterwards."""
+    saved = dict(os.environ)
+    for key in ("AWS_ENDPOINT_URL", "FLIGHTPIPE_LOCAL_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.pop(key, None)
+    yield monkeypatch
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_local_points_every_client_at_the_running_stack(clean_env, tmp_path):
+    clean_env.setenv("FLIGHTPIPE_HOME", str(tmp_path))
+    config.local_endpoint_file().write_text("http://127.0.0.1:5999")
+    target = config.use_target("local", "eu-west-1")
+    assert target.endpoint_url == "http://127.0.0.1:5999"
+    client = boto3.client("s3")
+    assert client.meta.endpoint_url == "http://127.0.0.1:5999" and client.meta.region_name == "eu-west-1"
+
+
+def test_aws_undoes_local_and_keeps_real_settings(clean_env, tmp_path):
+    clean_env.setenv("FLIGHTPIPE_HOME", str(tmp_path))
+    config.local_endpoint_file().write_text("http://127.0.0.1:5999")
+    config.use_target("local")
+    target = config.use_target("aws", "us-west-2")
+    assert target.endpoint_url is None
+    assert boto3.client("s3").meta.endpoint_url == "https://s3.us-west-2.amazonaws.com"
+    assert "AWS_ACCESS_KEY_ID" not in os.environ  # the placeholders are gone
+
+
+def test_local_without_a_stack_says_how_to_start_one(clean_env, tmp_path):
+    clean_env.setenv("FLIGHTPIPE_HOME", str(tmp_path))
+    with pytest.raises(RuntimeError, match="flightpipe local start"):
+        config.use_target("local")
+
+
+def test_unknown_target_is_refused(clean_env):
+    with pytest.raises(ValueError, match="local"):
+        config.use_target("azure")
