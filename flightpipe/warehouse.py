@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,20 @@ class Warehouse:
             target["DbUser"] = self.db_user
         return target
 
-    @property
+    @cached_property
     def client(self):
+        """One Data API client per warehouse: building one costs tens of milliseconds, polls are many."""
         return boto3.client("redshift-data")
+
+    @cached_property
+    def _connection(self):
+        return wr.data_api.redshift.connect(
+            cluster_id=self.cluster_id or "",
+            workgroup_name=self.workgroup or "",
+            database=self.database,
+            secret_arn=self.secret_arn or "",
+            db_user=self.db_user or "",
+        )
 
     def _wait(self, statement_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + self.timeout
@@ -82,15 +94,8 @@ class Warehouse:
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> pd.DataFrame:
         """Run a SELECT and return its rows as a DataFrame (awswrangler pages through the result)."""
-        con = wr.data_api.redshift.connect(
-            cluster_id=self.cluster_id or "",
-            workgroup_name=self.workgroup or "",
-            database=self.database,
-            secret_arn=self.secret_arn or "",
-            db_user=self.db_user or "",
-        )
         params = [{"name": k, "value": str(v)} for k, v in (parameters or {}).items()] or None
-        return wr.data_api.redshift.read_sql_query(sql, con, parameters=params)
+        return wr.data_api.redshift.read_sql_query(sql, self._connection, parameters=params)
 
     def run_file(self, name: str, **substitutions: str) -> dict[str, Any]:
         """Run every statement of `sql/<name>` as one batch, after filling `{placeholders}` (identifiers,
