@@ -23,6 +23,11 @@ def read_day(csv_bytes: bytes) -> pd.DataFrame:
     return pd.read_csv(io.BytesIO(csv_bytes), encoding="utf-8-sig", dtype={"Carrier": str})
 
 
+def day_facts(csv_bytes: bytes, min_dep_delay: int = 60) -> pd.DataFrame:
+    """The fact rows of one well-formed day file, as `normalise` gives them."""
+    return expected_facts(read_day(csv_bytes), min_dep_delay)
+
+
 def expected_facts(flights: pd.DataFrame, min_dep_delay: int = 60, columns: list[str] = FACT_COLUMNS) -> pd.DataFrame:
     """The fact rows of `flights` (reference-format columns; `flight_date` too if `columns` asks for it), as
     `normalise` gives them."""

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from flightpipe import samples
-from flightpipe.expected import expected_facts, read_day
+from flightpipe.expected import day_facts
 
 pytestmark = pytest.mark.e2e
 PROJECT = "clitest"
@@ -44,7 +44,7 @@ def test_provision_twice_ingest_a_new_day_query_and_teardown(local_stack, tmp_pa
                      f"WHERE flight_date = '{DAY}' ORDER BY carrier, dep_delay", runs=runs)
     assert sql.returncode == 0, sql.stderr[-2000:]
     facts = pd.read_csv(io.StringIO(sql.stdout))
-    want = expected_facts(read_day(source.read_bytes()))[["carrier", "dep_delay"]]
+    want = day_facts(source.read_bytes())[["carrier", "dep_delay"]]
     want = want.sort_values(["carrier", "dep_delay"], ignore_index=True)
     assert len(facts) > 0 and facts.carrier.tolist() == want.carrier.tolist()
     assert facts.dep_delay.tolist() == want.dep_delay.astype(int).tolist()
