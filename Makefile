@@ -8,10 +8,10 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml package.json
+$(STAMP): pyproject.toml emulator/pyproject.toml package.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e "./emulator[dev]" -e ".[dev]"
 	npm ci --silent --no-audit --no-fund
 	touch $(STAMP)
 
@@ -23,6 +23,7 @@ run: setup
 # Every test, the notebooks (nbval) included. The tests start their own local stack.
 test: setup
 	$(BIN)/python -m pytest tests
+	cd emulator && ../$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg
 
 lint: setup

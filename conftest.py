@@ -1,3 +1,4 @@
-"""`pytest --nbval notebooks/` runs the notebooks in order against one fresh local stack."""
+"""Local stacks for the tests (fixtures `local_stack`, `aws`) and for `pytest --nbval notebooks/` (one fresh stack
+for the notebooks, run in order)."""
 
-pytest_plugins = ["flightpipe.local.nbval_plugin"]
+pytest_plugins = ["flightpipe_local.pytest_plugin"]

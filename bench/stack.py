@@ -11,10 +11,10 @@ from pathlib import Path
 
 import boto3
 
-from flightpipe.local.session import LocalSession
 from flightpipe.names import Names
 from flightpipe.runbook import run_runbook
 from flightpipe.warehouse import Warehouse
+from flightpipe_local.session import LocalSession
 
 PROJECT = "flightpipe"
 REGION = "us-east-1"

@@ -45,7 +45,11 @@ def _answers(endpoint: str) -> bool:
 
 
 def local_start(port: int) -> int:
-    from flightpipe.local.server import HOST, PortInUseError, check_port_free
+    try:
+        from flightpipe_local.server import HOST, PortInUseError, check_port_free
+    except ImportError:
+        print("the local emulator is not installed: run `make setup` (or `pip install -e emulator`)", file=sys.stderr)
+        return 1
 
     folder = config.state_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -60,7 +64,7 @@ def local_start(port: int) -> int:
     log = folder / "stack.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "flightpipe.local.server", "--port", str(port), "--state-dir", str(folder)],
+            [sys.executable, "-m", "flightpipe_local.server", "--port", str(port), "--state-dir", str(folder)],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -15,8 +15,8 @@ import sys
 import nbformat
 from nbclient import NotebookClient
 
-from flightpipe.local.session import LocalSession
 from flightpipe.runbook import NOTEBOOKS
+from flightpipe_local.session import LocalSession
 
 
 def ordered_notebooks() -> list:

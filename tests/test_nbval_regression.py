@@ -12,7 +12,7 @@ SANITIZE = NOTEBOOKS / "sanitize.cfg"
 
 def run_nbval(notebook_path, cwd):
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "flightpipe.local.nbval_plugin",
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "flightpipe_local.pytest_plugin",
          "--nbval", str(notebook_path), "--nbval-sanitize-with", str(SANITIZE)],
         cwd=cwd, capture_output=True, text=True, timeout=300,
     )

@@ -23,8 +23,8 @@ from botocore.config import Config
 from e2e_support import compare, expected_facts, to_csv
 
 from flightpipe.aws import ensure
-from flightpipe.local import cloudtrail
 from flightpipe.samples import HEADER
+from flightpipe_local import cloudtrail
 
 pytestmark = pytest.mark.e2e
 

@@ -121,15 +121,15 @@ ALLOWED_SQL_BUILDING = {
         "fills load_days.sql's COPY placeholders with staging paths and the role ARN after validating them",
     ("flightpipe/warehouse.py", "render_sql"):
         "fills the COPY placeholders of sql/*.sql (bucket, key, role ARN, region) given by the notebooks",
-    ("flightpipe/local/engine.py", "_copy"):
+    ("emulator/flightpipe_local/engine.py", "_copy"):
         "the local warehouse translating one COPY into DuckDB: identifiers quoted by sqlglot, paths by _sql_str",
-    ("flightpipe/local/engine.py", "_csv_select"): "the same translation, for CSV sources",
-    ("flightpipe/local/engine.py", "_locate_bad_csv_row"): "the same translation, to name a bad CSV row",
-    ("flightpipe/local/engine.py", "_strip_redshift_table_attributes"):
+    ("emulator/flightpipe_local/engine.py", "_csv_select"): "the same translation, for CSV sources",
+    ("emulator/flightpipe_local/engine.py", "_locate_bad_csv_row"): "the same translation, to name a bad CSV row",
+    ("emulator/flightpipe_local/engine.py", "_strip_redshift_table_attributes"):
         "the local warehouse turning an IDENTITY column into a sequence: sqlglot-rendered names and numbers",
     # {placeholder} substitutions that do not produce SQL:
     ("flightpipe/statemachine.py", "render"): "fills the ASL's ${...} settings; its Sql stays a constant (below)",
-    ("flightpipe/local/events.py", "render_input_template"): "EventBridge's InputTransformer, JSON not SQL",
+    ("emulator/flightpipe_local/events.py", "render_input_template"): "EventBridge's InputTransformer, JSON not SQL",
 }
 
 

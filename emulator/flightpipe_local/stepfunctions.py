@@ -67,7 +67,7 @@ from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from flightpipe.local.context import StackContext
+from flightpipe_local.context import StackContext
 
 # How often a `.sync` task asks the service whether its job has ended (moto: 0.5 s; AWS: much longer).
 # A GetJobRun costs ~2 ms here; at 0.2 s the chain lost ~0.1 s per job run waiting for the next look.

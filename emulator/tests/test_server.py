@@ -1,6 +1,6 @@
 import pytest
 
-from flightpipe.local.server import PortInUseError, check_port_free
+from flightpipe_local.server import PortInUseError, check_port_free
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -31,3 +31,18 @@ def test_taken_port_is_reported(local_stack):
     port = int(local_stack.endpoint.rsplit(":", 1)[1])
     with pytest.raises(PortInUseError, match=str(port)):
         check_port_free(port)
+
+
+def test_another_moto_version_is_refused_naming_both():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from flightpipe_local import MOTO_VERSION
+    from flightpipe_local.server import MotoVersionError, check_moto_version
+
+    check_moto_version(MOTO_VERSION)
+    with pytest.raises(MotoVersionError, match=rf"needs moto {re.escape(MOTO_VERSION)} but moto 5\.2\.0 is installed"):
+        check_moto_version("5.2.0")
+    pins = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    assert f"moto[server]=={MOTO_VERSION}" in pins["dependencies"]

@@ -29,7 +29,7 @@ from moto.sqs import sqs_backends
 from moto.stepfunctions.responses import get_backend as stepfunctions_backend
 from moto.utilities.arns import parse_arn
 
-from flightpipe.local.context import StackContext
+from flightpipe_local.context import StackContext
 
 log = logging.getLogger(__name__)
 

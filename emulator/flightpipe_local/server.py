@@ -1,6 +1,6 @@
 """Run moto (pinned) on 127.0.0.1 with the extensions that make the pipeline's chain execute.
 
-    python -m flightpipe.local.server --port 5055 --state-dir ~/.flightpipe
+    python -m flightpipe_local.server --port 5055 --state-dir ~/.flightpipe
 
 In tests and notebooks the same stack runs in-process: `LocalStack(state_dir, port).start()`.
 """
@@ -15,17 +15,32 @@ import socket
 import threading
 from pathlib import Path
 
+import moto
 from moto.core.config import default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from flightpipe.local.context import StackContext
+from flightpipe_local import MOTO_VERSION
+from flightpipe_local.context import StackContext
 
 HOST = "127.0.0.1"
-log = logging.getLogger("flightpipe.local")
+log = logging.getLogger("flightpipe_local")
 
 
 class PortInUseError(RuntimeError):
     pass
+
+
+class MotoVersionError(RuntimeError):
+    pass
+
+
+def check_moto_version(installed: str = moto.__version__) -> None:
+    """The extensions patch moto's internals as they are in one release: refuse any other."""
+    if installed != MOTO_VERSION:
+        raise MotoVersionError(
+            f"the local stack needs moto {MOTO_VERSION} but moto {installed} is installed: "
+            f"run `pip install 'moto[server]=={MOTO_VERSION}'` (or `make setup`)"
+        )
 
 
 def check_port_free(port: int, host: str = HOST) -> None:
@@ -45,7 +60,7 @@ def free_port(host: str = HOST) -> int:
 def install_extensions(ctx: StackContext) -> None:
     """Patch moto's backends so the chain S3 → CloudTrail → EventBridge → Step Functions → Glue →
     Redshift Data API → SNS really executes. Idempotent within a process."""
-    from flightpipe.local import cloudtrail, events, glue, redshift_data, stepfunctions
+    from flightpipe_local import cloudtrail, events, glue, redshift_data, stepfunctions
 
     # Step Functions' engine calls the other services back over HTTP on this port.
     os.environ["MOTO_PORT"] = str(ctx.port)
@@ -66,6 +81,7 @@ class LocalStack:
         return self.ctx.endpoint
 
     def start(self) -> LocalStack:
+        check_moto_version()
         check_port_free(self.ctx.port)
         self.ctx.state_dir.mkdir(parents=True, exist_ok=True)
         install_extensions(self.ctx)
@@ -79,7 +95,7 @@ class LocalStack:
         if self._server:
             self._server.stop()
             self._server = None
-        from flightpipe.local import glue, redshift_data
+        from flightpipe_local import glue, redshift_data
 
         glue.shutdown()
         redshift_data.shutdown()

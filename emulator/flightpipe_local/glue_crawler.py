@@ -27,8 +27,8 @@ from moto.glue.models import FakeCrawl, FakeCrawler, GlueBackend
 from moto.glue.responses import GlueResponse
 from moto.s3.models import FakeKey, s3_backends
 
-from flightpipe.local.cloudwatch import put_log_lines
-from flightpipe.local.glue_classifier import (
+from flightpipe_local.cloudwatch import put_log_lines
+from flightpipe_local.glue_classifier import (
     CSV_INPUT_FORMAT,
     CSV_OUTPUT_FORMAT,
     LAZY_SIMPLE_SERDE,
@@ -40,7 +40,7 @@ from flightpipe.local.glue_classifier import (
     merge_columns,
 )
 
-log = logging.getLogger("flightpipe.local.glue")
+log = logging.getLogger("flightpipe_local.glue")
 
 # Pause in the STOPPING state after a crawl's work is done (Glue "finishes writing to the catalog").
 STOPPING_SECONDS = 0.05

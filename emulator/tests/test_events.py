@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from flightpipe.local import events
+from flightpipe_local import events
 
 ROLE = "arn:aws:iam::123456789012:role/flightpipe-events"
 ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 
 import awswrangler as wr
 import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
-from flightpipe.local import glue, glue_classifier, glue_crawler, glue_jobs
-from tests.conftest import DATA
+from flightpipe_local import glue, glue_classifier, glue_crawler, glue_jobs
+
+DATA = Path(__file__).resolve().parents[2] / "data"  # the repository's airports and sample days
 
 SAMPLE = DATA / "samples" / "gds_sample_flights.csv"
 HIVE_TYPES = {"int64": "bigint", "float64": "double"}  # pandas dtype → Glue type; anything else string

@@ -34,8 +34,8 @@ from moto.redshift.models import RedshiftBackend
 from moto.redshiftdata.exceptions import ResourceNotFoundException, ValidationException
 from moto.redshiftdata.responses import RedshiftDataAPIServiceResponse
 
-from flightpipe.local.context import StackContext
-from flightpipe.local.engine import EngineError, Result, Warehouse
+from flightpipe_local.context import StackContext
+from flightpipe_local.engine import EngineError, Result, Warehouse
 
 PAGE_SIZE = 1000  # rows per GetStatementResult page (AWS pages by size; small enough that paging is real)
 OFFLINE_FLAG = "warehouse.offline"

@@ -7,8 +7,8 @@ classification of `glue_classifier.py`) and `StartJobRun` runs the job's script 
 
 from __future__ import annotations
 
-from flightpipe.local import glue_crawler, glue_jobs
-from flightpipe.local.context import StackContext
+from flightpipe_local import glue_crawler, glue_jobs
+from flightpipe_local.context import StackContext
 
 
 def install(ctx: StackContext) -> None:

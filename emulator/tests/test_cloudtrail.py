@@ -10,7 +10,7 @@ import uuid
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from flightpipe.local import cloudtrail
+from flightpipe_local import cloudtrail
 
 ROLE = "arn:aws:iam::123456789012:role/flightpipe"
 PASS_THROUGH = {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}}

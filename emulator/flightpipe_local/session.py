@@ -10,8 +10,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from flightpipe.config import LOCAL_CREDENTIALS
-from flightpipe.local.server import LocalStack, free_port
+from flightpipe_local.server import LocalStack, free_port
+
+# Placeholder credentials: the emulator accepts any value; these grant nothing anywhere.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
 class LocalSession:

@@ -29,7 +29,7 @@ from moto.cloudtrail.models import Trail, cloudtrail_backends
 from moto.events.models import events_backends
 from moto.s3.models import S3Backend
 
-from flightpipe.local.context import StackContext
+from flightpipe_local.context import StackContext
 
 log = logging.getLogger(__name__)
 

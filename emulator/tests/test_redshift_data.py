@@ -14,9 +14,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from flightpipe.local import redshift_data
+from flightpipe_local import redshift_data
 
-DATA = Path(__file__).resolve().parents[2] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"  # the repository's airports and sample days
 CLUSTER = "rsdata-cluster"
 BUCKET = "rsdata-test-bucket"
 DONE = ("FINISHED", "FAILED", "ABORTED")

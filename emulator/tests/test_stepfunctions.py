@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.glue.models import GlueBackend
 
-from flightpipe.local import glue_crawler, stepfunctions
+from flightpipe_local import glue_crawler, stepfunctions
 
 ROLE = "arn:aws:iam::123456789012:role/flightpipe-states"
 

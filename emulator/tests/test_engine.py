@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flightpipe.local.engine import EngineError, Warehouse, parse_copy, split_statements
+from flightpipe_local.engine import EngineError, Warehouse, parse_copy, split_statements
 
-DATA = Path(__file__).resolve().parents[2] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"  # the repository's airports and sample days
 SEED_DDL = (
     "CREATE SCHEMA IF NOT EXISTS airlines; CREATE TABLE airlines.airports_dim (airport_id BIGINT, "
     "city VARCHAR(100), state VARCHAR(100), name VARCHAR(200));"

@@ -28,10 +28,10 @@ from moto.glue.models import FakeJob, FakeJobRun, GlueBackend
 from moto.glue.responses import GlueResponse
 from moto.s3.models import FakeKey, s3_backends
 
-from flightpipe.local.cloudwatch import put_log_lines
-from flightpipe.local.context import StackContext
+from flightpipe_local.cloudwatch import put_log_lines
+from flightpipe_local.context import StackContext
 
-log = logging.getLogger("flightpipe.local.glue")
+log = logging.getLogger("flightpipe_local.glue")
 
 # A job's Timeout is in minutes; tests shrink the minute to check TIMEOUT quickly.
 SECONDS_PER_TIMEOUT_MINUTE = 60.0
@@ -330,7 +330,7 @@ def _response_update_job(self: GlueResponse) -> Any:
 
 def _require_ctx() -> StackContext:
     if _ctx is None:
-        raise RuntimeError("flightpipe.local.glue.install(ctx) has not been called")
+        raise RuntimeError("flightpipe_local.glue.install(ctx) has not been called")
     return _ctx
 
 

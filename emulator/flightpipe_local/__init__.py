@@ -1,0 +1,9 @@
+"""The `local` target: AWS on 127.0.0.1 — moto, pinned, extended so that the whole chain really executes.
+
+One module per service the stock moto server does not make real (see each module's docstring);
+`server.py` installs them all and serves on 127.0.0.1; `session.py` runs a stack inside a process;
+`pytest_plugin.py` gives tests and nbval a stack.
+"""
+
+# The moto release every extension is written against (pyproject.toml pins the same; a stack refuses another).
+MOTO_VERSION = "5.2.5"
