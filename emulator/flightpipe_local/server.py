@@ -60,12 +60,13 @@ def free_port(host: str = HOST) -> int:
 def install_extensions(ctx: StackContext) -> None:
     """Patch moto's backends so the chain S3 → CloudTrail → EventBridge → Step Functions → Glue →
     Redshift Data API → SNS really executes. Idempotent within a process."""
-    from flightpipe_local import cloudtrail, events, glue, redshift_data, stepfunctions
+    from flightpipe_local import cloudtrail, events, glue, stepfunctions
+    from flightpipe_local.redshift import data_api
 
     # Step Functions' engine calls the other services back over HTTP on this port.
     os.environ["MOTO_PORT"] = str(ctx.port)
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
-    for module in (redshift_data, glue, stepfunctions, events, cloudtrail):
+    for module in (data_api, glue, stepfunctions, events, cloudtrail):
         module.install(ctx)
 
 
@@ -95,10 +96,11 @@ class LocalStack:
         if self._server:
             self._server.stop()
             self._server = None
-        from flightpipe_local import glue, redshift_data
+        from flightpipe_local import glue
+        from flightpipe_local.redshift import data_api
 
         glue.shutdown()
-        redshift_data.shutdown()
+        data_api.shutdown()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -121,11 +121,12 @@ ALLOWED_SQL_BUILDING = {
         "fills load_days.sql's COPY placeholders with staging paths and the role ARN after validating them",
     ("flightpipe/warehouse.py", "render_sql"):
         "fills the COPY placeholders of sql/*.sql (bucket, key, role ARN, region) given by the notebooks",
-    ("emulator/flightpipe_local/engine.py", "_copy"):
-        "the local warehouse translating one COPY into DuckDB: identifiers quoted by sqlglot, paths by _sql_str",
-    ("emulator/flightpipe_local/engine.py", "_csv_select"): "the same translation, for CSV sources",
-    ("emulator/flightpipe_local/engine.py", "_locate_bad_csv_row"): "the same translation, to name a bad CSV row",
-    ("emulator/flightpipe_local/engine.py", "_strip_redshift_table_attributes"):
+    ("emulator/flightpipe_local/redshift/copy.py", "copy_from_s3"):
+        "the local warehouse translating one COPY into DuckDB: identifiers quoted by sqlglot, paths by sql_str",
+    ("emulator/flightpipe_local/redshift/copy.py", "_csv_select"): "the same translation, for CSV sources",
+    ("emulator/flightpipe_local/redshift/copy.py", "_locate_bad_csv_row"):
+        "the same translation, to name a bad CSV row",
+    ("emulator/flightpipe_local/redshift/translate.py", "_strip_redshift_table_attributes"):
         "the local warehouse turning an IDENTITY column into a sequence: sqlglot-rendered names and numbers",
     # {placeholder} substitutions that do not produce SQL:
     ("flightpipe/statemachine.py", "render"): "fills the ASL's ${...} settings; its Sql stays a constant (below)",

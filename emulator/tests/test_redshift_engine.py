@@ -9,7 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flightpipe_local.engine import EngineError, Warehouse, parse_copy, split_statements
+from flightpipe_local.redshift.copy import parse_copy
+from flightpipe_local.redshift.database import Database
+from flightpipe_local.redshift.errors import EngineError
+from flightpipe_local.redshift.translate import split_statements
 
 DATA = Path(__file__).resolve().parents[2] / "data"  # the repository's airports and sample days
 SEED_DDL = (
@@ -42,12 +45,12 @@ def s3():
 
 @pytest.fixture
 def wh(tmp_path, s3):
-    warehouse = Warehouse(tmp_path / "dev.duckdb", s3_reader=s3.read)
+    warehouse = Database(tmp_path / "dev.duckdb", s3_reader=s3.read)
     yield warehouse
     warehouse.close()
 
 
-def rows(wh: Warehouse, sql: str) -> list[tuple]:
+def rows(wh: Database, sql: str) -> list[tuple]:
     return wh.execute(sql).rows
 
 
@@ -244,10 +247,10 @@ def test_bad_sql_reports_the_engine_message(wh):
 
 
 def test_data_survives_a_new_warehouse_on_the_same_file(tmp_path):
-    first = Warehouse(tmp_path / "dev.duckdb")
+    first = Database(tmp_path / "dev.duckdb")
     first.execute("CREATE SCHEMA s; CREATE TABLE s.t (a INT); INSERT INTO s.t VALUES (41), (1)")
     first.close()
-    second = Warehouse(tmp_path / "dev.duckdb")
+    second = Database(tmp_path / "dev.duckdb")
     assert second.execute("SELECT sum(a) AS total FROM s.t").rows == [(42,)]
     second.close()
 

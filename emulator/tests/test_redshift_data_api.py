@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from flightpipe_local import redshift_data
+from flightpipe_local.redshift import data_api
 
 DATA = Path(__file__).resolve().parents[2] / "data"  # the repository's airports and sample days
 CLUSTER = "rsdata-cluster"
@@ -141,7 +141,7 @@ def test_result_typing_and_paging(rd, db):
         token = page.get("NextToken")
         if not token:
             break
-    assert pages == -(-rows // redshift_data.PAGE_SIZE) and pages > 1
+    assert pages == -(-rows // data_api.PAGE_SIZE) and pages > 1
     assert [r[0]["longValue"] for r in records] == list(range(rows))  # every row once, in order
     meta = page["ColumnMetadata"]
     assert [c["typeName"] for c in meta] == ["int8", "float8", "varchar", "bool", "date", "timestamp", "int4"]
@@ -226,7 +226,7 @@ def test_parquet_copy_redshift_ddl_and_dml(rd, db):
 
 
 def test_offline_switch_makes_the_service_unavailable(rd, db, local_stack):
-    flag = local_stack.ctx.state_dir / redshift_data.OFFLINE_FLAG
+    flag = local_stack.ctx.state_dir / data_api.OFFLINE_FLAG
     impatient = boto3.client("redshift-data", config=Config(retries={"total_max_attempts": 1}))
     flag.touch()
     try:

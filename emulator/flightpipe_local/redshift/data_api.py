@@ -1,7 +1,7 @@
 """The Redshift Data API of the local stack: moto's `redshift-data` service, running SQL for real.
 
 moto ships the Data API's request handler with canned results. `install(ctx)` replaces its actions with
-ones that run the SQL on a local warehouse (`engine.Warehouse`, one DuckDB file per database of each
+ones that run the SQL on a local warehouse (`database.Database`, one DuckDB file per database of each
 cluster or workgroup, `<state_dir>/warehouse/<cluster>/<database>.duckdb`; deleting the cluster deletes its
 data, as on AWS without a final snapshot) and adds the actions moto lacks (BatchExecuteStatement, ListStatements).
 
@@ -35,7 +35,8 @@ from moto.redshiftdata.exceptions import ResourceNotFoundException, ValidationEx
 from moto.redshiftdata.responses import RedshiftDataAPIServiceResponse
 
 from flightpipe_local.context import StackContext
-from flightpipe_local.engine import EngineError, Result, Warehouse
+from flightpipe_local.redshift.database import Database, Result
+from flightpipe_local.redshift.errors import EngineError
 
 PAGE_SIZE = 1000  # rows per GetStatementResult page (AWS pages by size; small enough that paging is real)
 OFFLINE_FLAG = "warehouse.offline"
@@ -99,7 +100,7 @@ class Statement:
 class _DatabaseWorker:
     """Runs one database's statements one after another, off the request thread."""
 
-    def __init__(self, warehouse: Warehouse):
+    def __init__(self, warehouse: Database):
         self.warehouse = warehouse
         self.current: Statement | None = None
         self._queue: queue.Queue[Statement | None] = queue.Queue()
@@ -176,7 +177,7 @@ class DataApiService:
             if (target, database) not in self._workers:
                 path = self.warehouse_dir / target / f"{database}.duckdb"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self._workers[target, database] = _DatabaseWorker(Warehouse(path, s3_reader=self._read_s3))
+                self._workers[target, database] = _DatabaseWorker(Database(path, s3_reader=self._read_s3))
             return self._workers[target, database]
 
     def drop_target(self, target: str) -> None:
@@ -292,7 +293,7 @@ _service: DataApiService | None = None
 
 def service() -> DataApiService:
     if _service is None:
-        raise RuntimeError("redshift_data.install(ctx) has not been called")
+        raise RuntimeError("data_api.install(ctx) has not been called")
     return _service
 
 
