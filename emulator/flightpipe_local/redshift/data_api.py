@@ -87,7 +87,9 @@ def _find(request: RedshiftDataAPIServiceResponse) -> tuple[Statement, int]:
     statement = service().statements.get(base)
     if statement is None or statement.account != request.current_account or statement.region != request.region:
         raise ResourceNotFoundException(statement_id)
-    if number and not 1 <= number <= len(statement.subs):
+    if number is None:
+        return statement, 0
+    if not 1 <= number <= len(statement.subs):
         raise ResourceNotFoundException(statement_id)
     return statement, number
 

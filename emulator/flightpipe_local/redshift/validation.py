@@ -52,12 +52,12 @@ def constraint(member: str, value: Any, rule: str) -> ValidationException:
         f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must {rule}")
 
 
-def statement_id(value: Any) -> tuple[str, int]:
-    """The statement id and, for `<id>:N`, the sub-statement number N (0 for the statement itself)."""
+def statement_id(value: Any) -> tuple[str, int | None]:
+    """The statement id and, for `<id>:N`, the sub-statement number N (None for the statement itself)."""
     if not isinstance(value, str) or not STATEMENT_ID.match(value):
         raise ValidationException(STATEMENT_ID_MESSAGE)
     base, _, number = value.partition(":")
-    return base, int(number) if number else 0
+    return base, int(number) if number else None
 
 
 def target(cluster: str | None, workgroup: str | None) -> str:
