@@ -15,9 +15,8 @@ and clients see it once their retries run out.
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import json
+import time
 from typing import Any
 
 from moto.redshift.models import RedshiftBackend
@@ -26,19 +25,19 @@ from moto.redshiftdata.responses import RedshiftDataAPIServiceResponse
 
 from flightpipe_local.context import StackContext
 from flightpipe_local.redshift import metadata, validation
-from flightpipe_local.redshift.database import Result
 from flightpipe_local.redshift.errors import EngineError
-from flightpipe_local.redshift.statements import Statement, StatementService, SubStatement, plain_error
+from flightpipe_local.redshift.shapes import PAGE_SIZE, csv_page, describe, describe_sub, json_page, without_none
+from flightpipe_local.redshift.statements import ACTIVE, Statement, StatementService, plain_error
 from flightpipe_local.redshift.validation import InternalServerException, ResourceNotFoundException
 
-PAGE_SIZE = 1000  # rows per GetStatementResult page (AWS pages by size; small enough that paging is real)
 OFFLINE_FLAG = "warehouse.offline"
 LIST_STATEMENTS_MAX = 100  # ListStatementsLimit
 METADATA_MAX = 1000  # PageSize of ListDatabases, ListSchemas, ListTables, DescribeTable
 SERVERLESS_DATABASE = "dev"  # the database every Redshift Serverless namespace starts with
 _ACTIONS = ("execute_statement", "batch_execute_statement", "describe_statement", "get_statement_result",
-            "list_statements", "cancel_statement", "list_databases", "list_schemas", "list_tables",
-            "describe_table")
+            "get_statement_result_v2", "list_statements", "cancel_statement", "list_databases", "list_schemas",
+            "list_tables", "describe_table")
+__all__ = ["PAGE_SIZE", "OFFLINE_FLAG", "install", "shutdown", "service"]
 
 _service: StatementService | None = None
 
@@ -96,7 +95,14 @@ def _find(request: RedshiftDataAPIServiceResponse) -> tuple[Statement, int]:
 
 def _submit(request: RedshiftDataAPIServiceResponse, sqls: list[str], is_batch: bool) -> Statement:
     _online()
+    validation.not_emulated(request._get_param)
     connection = _connection(request)
+    token = request._get_param("ClientToken")
+    if token is not None:
+        validation.client_token(token)
+        earlier = service().statements.get(service().client_tokens.get(token, ""))
+        if earlier is not None:  # the same request again: the statement it made, not a second one
+            return earlier
     name = request._get_param("StatementName")
     if name is not None and len(name) > 2048:
         raise validation.constraint("statementName", name[:40] + "...", "have length less than or equal to 2048")
@@ -108,123 +114,20 @@ def _submit(request: RedshiftDataAPIServiceResponse, sqls: list[str], is_batch: 
         result_format=validation.one_of("resultFormat", request._get_param("ResultFormat"),
                                         validation.RESULT_FORMATS, "JSON"),
     )
+    if token is not None:
+        service().client_tokens[token] = statement.id
     return service().submit(statement)
 
 
-# ---------------------------------------------------------------- JSON shapes of the Data API
-
-
-def _without_none(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if v is not None}
-
-
-def _describe(statement: Statement) -> dict[str, Any]:
-    result = statement.result
-    body = {
-        "Id": statement.id,
-        "Status": statement.status,
-        "QueryString": "; ".join(statement.sqls) if statement.is_batch else statement.sqls[0],
-        "Database": statement.database,
-        "CreatedAt": statement.created_at,
-        "UpdatedAt": statement.updated_at,
-        "Duration": statement.duration_ns,
-        "HasResultSet": bool(result and result.has_result_set),
-        "ResultRows": result.rows_affected if result else -1,
-        "ResultSize": _result_size(result) if result else -1,
-        "RedshiftPid": statement.redshift_pid,
-        "RedshiftQueryId": statement.query_id,
-        "QueryParameters": statement.parameters or None,
-        "ClusterIdentifier": statement.cluster_identifier,
-        "WorkgroupName": statement.workgroup_name,
-        "DbUser": statement.db_user,
-        "SecretArn": statement.secret_arn,
-        "ResultFormat": statement.result_format,
-        "Error": statement.error,
-    }
-    if statement.is_batch:
-        # "The value is true if any substatement returns a result set." (DescribeStatement, HasResultSet)
-        body["HasResultSet"] = any(s.result and s.result.has_result_set for s in statement.subs)
-        body["SubStatements"] = [_describe_sub(statement, s) for s in statement.subs]
-    return _without_none(body)
-
-
-def _describe_sub(statement: Statement, sub: SubStatement) -> dict[str, Any]:
-    result = sub.result
-    return _without_none({
-        "Id": sub.id,
-        "Status": sub.status,
-        "QueryString": sub.query_string,
-        "CreatedAt": sub.created_at,
-        "UpdatedAt": sub.updated_at,
-        "Duration": result.elapsed_ns if result else -1,
-        "HasResultSet": bool(result and result.has_result_set),
-        "ResultRows": result.rows_affected if result else -1,
-        "ResultSize": _result_size(result) if result else -1,
-        "RedshiftQueryId": statement.query_id + int(sub.id.rsplit(":", 1)[1]),
-        "Error": sub.error,
-    })
-
-
-def _result_size(result: Result) -> int:
-    if not result.has_result_set:
-        return 0
-    return sum(len(str(value)) for row in result.rows[:PAGE_SIZE] for value in row) * max(
-        1, len(result.rows) // PAGE_SIZE
-    )
-
-
-def _field_encoder(type_name: str):
-    """Redshift's JSON for one value of a column: whole numbers as longValue, floats as doubleValue,
-    booleans as booleanValue, everything else (numeric, date, timestamp, varchar) as stringValue."""
-    if type_name in ("int2", "int4", "int8"):
-        return lambda v: {"longValue": int(v)}
-    if type_name in ("float4", "float8"):
-        return lambda v: {"doubleValue": float(v)}
-    if type_name == "bool":
-        return lambda v: {"booleanValue": bool(v)}
-    if type_name in ("timestamp", "timestamptz"):
-        return lambda v: {"stringValue": v.isoformat(sep=" ") if isinstance(v, dt.datetime) else str(v)}
-    if type_name == "numeric":
-        return lambda v: {"stringValue": format(v, "f") if isinstance(v, decimal.Decimal) else str(v)}
-    return lambda v: {"stringValue": str(v)}
-
-
-def _column_metadata(result: Result) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": name,
-            "label": name,
-            "typeName": type_name,
-            "nullable": 1,
-            "isSigned": type_name in ("int2", "int4", "int8", "float4", "float8", "numeric"),
-            "isCaseSensitive": type_name == "varchar",
-            "isCurrency": False,
-            "precision": 0,
-            "scale": 0,
-            "length": 0,
-            "schemaName": "",
-            "tableName": "",
-        }
-        for name, type_name in zip(result.columns, result.type_names, strict=True)
-    ]
-
-
-def _page(result: Result, next_token: str | None) -> dict[str, Any]:
-    start = validation.decode_token("GetStatementResult", next_token)
-    encoders = [_field_encoder(t) for t in result.type_names]
-    rows = result.rows[start : start + PAGE_SIZE]
-    records = [
-        [{"isNull": True} if value is None else encode(value) for encode, value in zip(encoders, row, strict=True)]
-        for row in rows
-    ]
-    body: dict[str, Any] = {
-        "ColumnMetadata": _column_metadata(result),
-        "Records": records,
-        "TotalNumRows": len(result.rows),
-    }
-    if start + PAGE_SIZE < len(result.rows):
-        body["NextToken"] = validation.encode_token("GetStatementResult", start + PAGE_SIZE)
-    return body
+def _waited(request: RedshiftDataAPIServiceResponse, statement: Statement) -> bool:
+    """WaitTimeSeconds: wait up to that long for the statement to end; True when the caller asked to wait."""
+    seconds = validation.wait_time(request._get_param("WaitTimeSeconds"))
+    if seconds is None:
+        return False
+    deadline = time.monotonic() + seconds
+    while statement.status in ACTIVE and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return True
 
 
 def _paged(request: RedshiftDataAPIServiceResponse, action: str, key: str, items: list, maximum: int,
@@ -242,8 +145,9 @@ def _ok(body: dict[str, Any]):
     return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(body)
 
 
-def _submitted(statement: Statement):
-    return _ok(_without_none({
+def _submitted(request: RedshiftDataAPIServiceResponse, statement: Statement):
+    waited = _waited(request, statement)
+    return _ok(without_none({
         "Id": statement.id,
         "CreatedAt": statement.created_at,
         "Database": statement.database,
@@ -251,6 +155,8 @@ def _submitted(statement: Statement):
         "WorkgroupName": statement.workgroup_name,
         "DbUser": statement.db_user,
         "SecretArn": statement.secret_arn,
+        **({"Status": statement.status, "RedshiftPid": statement.redshift_pid,
+            "HasResultSet": describe(statement)["HasResultSet"]} if waited else {}),
     }))
 
 
@@ -258,33 +164,42 @@ def _submitted(statement: Statement):
 
 
 def execute_statement(self: RedshiftDataAPIServiceResponse):
-    return _submitted(_submit(self, [validation.sql(self._get_param("Sql"))], is_batch=False))
+    return _submitted(self, _submit(self, [validation.sql(self._get_param("Sql"))], is_batch=False))
 
 
 def batch_execute_statement(self: RedshiftDataAPIServiceResponse):
-    return _submitted(_submit(self, validation.sqls(self._get_param("Sqls")), is_batch=True))
+    return _submitted(self, _submit(self, validation.sqls(self._get_param("Sqls")), is_batch=True))
 
 
 def describe_statement(self: RedshiftDataAPIServiceResponse):
     statement, number = _find(self)
     if number:
-        return _ok(_describe_sub(statement, statement.subs[number - 1]))
-    return _ok(_describe(statement))
+        return _ok(describe_sub(statement, statement.subs[number - 1]))
+    return _ok(describe(statement))
 
 
-def get_statement_result(self: RedshiftDataAPIServiceResponse):
-    statement, number = _find(self)
-    if statement.result_format != "JSON":
-        raise ValidationException(
-            "GetStatementResult returns results in JSON format only: this statement ran with ResultFormat "
-            f"{statement.result_format}, whose results GetStatementResultV2 returns.")
+def _result(request: RedshiftDataAPIServiceResponse, result_format: str):
+    """The result a GetStatementResult call may read: of a finished statement with a result set."""
+    statement, number = _find(request)
+    if statement.result_format != result_format:
+        action = "GetStatementResult" if statement.result_format == "JSON" else "GetStatementResultV2"
+        raise ValidationException(f"This statement ran with ResultFormat {statement.result_format}: read its "
+                                  f"result with {action}.")
     if statement.is_batch and not number:
         raise ValidationException("Batch statement results are read per sub-statement: use Id '<id>:N'.")
     status = statement.subs[number - 1].status if number else statement.status
     result = statement.subs[number - 1].result if number else statement.result
     if status != "FINISHED" or result is None or not result.has_result_set:
         raise ValidationException("Query does not have result. Please check query status with DescribeStatement.")
-    return _ok(_page(result, self._get_param("NextToken")))
+    return result
+
+
+def get_statement_result(self: RedshiftDataAPIServiceResponse):
+    return _ok(json_page(_result(self, "JSON"), self._get_param("NextToken")))
+
+
+def get_statement_result_v2(self: RedshiftDataAPIServiceResponse):
+    return _ok(csv_page(_result(self, "CSV"), self._get_param("NextToken")))
 
 
 def list_statements(self: RedshiftDataAPIServiceResponse):
@@ -322,7 +237,7 @@ def _list_entry(statement: Statement) -> dict[str, Any]:
         body["QueryStrings"] = statement.sqls
     else:
         body["QueryString"] = statement.sqls[0]
-    return _without_none(body)
+    return without_none(body)
 
 
 def cancel_statement(self: RedshiftDataAPIServiceResponse):
@@ -371,7 +286,7 @@ def describe_table(self: RedshiftDataAPIServiceResponse):
     table = self._get_param("Table")
     found = _catalog(self, lambda db, name: metadata.columns(db, name, self._get_param("Schema"), table))
     return _paged(self, "DescribeTable", "ColumnList", found, METADATA_MAX, METADATA_MAX,
-                  extra=_without_none({"TableName": table}))
+                  extra=without_none({"TableName": table}))
 
 
 def install(ctx: StackContext) -> None:

@@ -185,6 +185,7 @@ class StatementService:
     def __init__(self, ctx: StackContext):
         self.ctx = ctx
         self.statements: dict[str, Statement] = {}
+        self.client_tokens: dict[str, str] = {}  # ClientToken -> the id of the statement it made
         self._workers: dict[tuple[str, str], DatabaseWorker] = {}
         self._lock = threading.Lock()  # over `_workers`
         self._state = threading.Lock()  # over statuses (shared with the workers)

@@ -154,3 +154,31 @@ def decode_token(kind: str, token: Any) -> int:
     except (binascii.Error, ValueError, KeyError, TypeError):
         pass
     raise ValidationException("The NextToken is invalid: pass the NextToken of the previous response unchanged.")
+
+
+def not_emulated(get_param) -> None:
+    """Refuse, in plain words, the ExecuteStatement options whose effect the local stack does not reproduce."""
+    if get_param("SessionId") is not None or get_param("SessionKeepAliveSeconds") is not None:
+        raise ValidationException("The local stack does not emulate Data API sessions: run the statement without "
+                                  "SessionId and SessionKeepAliveSeconds.")
+    if get_param("ExecutionMode") not in (None, "TRANSACTION"):
+        raise ValidationException("The local stack runs a batch as one transaction only: leave ExecutionMode "
+                                  "out or set it to TRANSACTION.")
+    if get_param("WithEvent"):
+        raise ValidationException("The local stack does not send Data API events to EventBridge: leave WithEvent "
+                                  "out or set it to false.")
+
+
+def client_token(token: Any) -> str:
+    if not isinstance(token, str) or not 1 <= len(token) <= 64:
+        raise constraint("clientToken", token, "have length less than or equal to 64")
+    return token
+
+
+def wait_time(value: Any) -> int | None:
+    """WaitTimeSeconds: 1..30 seconds to wait for the statement before answering."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or not 1 <= value <= 30:
+        raise constraint("waitTimeSeconds", value, "have value between 1 and 30")
+    return value

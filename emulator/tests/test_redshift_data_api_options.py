@@ -1,0 +1,92 @@
+"""ExecuteStatement's options on the local Data API: ResultFormat CSV with GetStatementResultV2, ClientToken,
+WaitTimeSeconds, and a plain refusal of the options the local stack does not reproduce.
+
+Sources: Amazon Redshift Data API Reference (ExecuteStatement, BatchExecuteStatement, GetStatementResultV2,
+QueryRecords: "The results of the SQL statement in CSV format"). The reference does not spell out the CSV's
+layout; the local stack writes RFC 4180 CSV (CRLF line ends, quoted fields) and Redshift's t/f booleans.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+CLUSTER = "rsdata-options"
+DONE = ("FINISHED", "FAILED", "ABORTED")
+
+
+@pytest.fixture(scope="module")
+def rd(local_stack):
+    boto3.client("redshift").create_cluster(
+        ClusterIdentifier=CLUSTER, NodeType="ra3.xlplus", MasterUsername="admin",
+        MasterUserPassword="Placeholder1", DBName="dev",
+    )
+    return boto3.client("redshift-data")
+
+
+@pytest.fixture
+def where():
+    return {"ClusterIdentifier": CLUSTER, "Database": f"db_{uuid.uuid4().hex[:8]}"}
+
+
+def wait(rd, statement_id: str) -> dict:
+    deadline = time.monotonic() + 30
+    while (described := rd.describe_statement(Id=statement_id))["Status"] not in DONE:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return described
+
+
+def test_csv_results_come_from_get_statement_result_v2(rd, where):
+    sql = ("SELECT n::BIGINT AS n, label, flag FROM (VALUES (1, 'a', TRUE), (2, 'b,c', FALSE), (3, NULL, NULL)) "
+           "AS t (n, label, flag) ORDER BY n")
+    described = wait(rd, rd.execute_statement(**where, Sql=sql, ResultFormat="CSV")["Id"])
+    assert described["Status"] == "FINISHED", described.get("Error")
+    result = rd.get_statement_result_v2(Id=described["Id"])
+    assert result["ResultFormat"] == "CSV" and result["TotalNumRows"] == 3
+    assert [c["name"] for c in result["ColumnMetadata"]] == ["n", "label", "flag"]
+    assert result["Records"] == [{"CSVRecords": '1,a,t\r\n2,"b,c",f\r\n3,,\r\n'}]
+    listed = rd.list_statements(Status="FINISHED")["Statements"]
+    assert next(s for s in listed if s["Id"] == described["Id"])["ResultFormat"] == "CSV"
+
+
+def test_json_results_are_not_served_by_get_statement_result_v2(rd, where):
+    described = wait(rd, rd.execute_statement(**where, Sql="SELECT 1")["Id"])
+    assert described["ResultFormat"] == "JSON"  # the default
+    with pytest.raises(ClientError, match="ValidationException"):
+        rd.get_statement_result_v2(Id=described["Id"])
+
+
+def test_the_same_client_token_makes_one_statement(rd, where):
+    token = uuid.uuid4().hex
+    first = rd.execute_statement(**where, Sql="CREATE TABLE once (a INT)", ClientToken=token)["Id"]
+    again = rd.execute_statement(**where, Sql="CREATE TABLE once (a INT)", ClientToken=token)["Id"]
+    assert again == first
+    assert wait(rd, first)["Status"] == "FINISHED"
+    other = rd.execute_statement(**where, Sql="SELECT 1", ClientToken=uuid.uuid4().hex)["Id"]
+    assert other != first
+
+
+def test_wait_time_seconds_answers_with_the_final_status(rd, where):
+    answer = rd.execute_statement(**where, Sql="SELECT 42 AS answer", WaitTimeSeconds=5)
+    assert answer["Status"] == "FINISHED" and answer["HasResultSet"] is True
+    assert rd.get_statement_result(Id=answer["Id"])["Records"] == [[{"longValue": 42}]]
+    with pytest.raises(ClientError, match="ValidationException"):
+        rd.execute_statement(**where, Sql="SELECT 1", WaitTimeSeconds=31)
+
+
+@pytest.mark.parametrize("option", [{"SessionKeepAliveSeconds": 60}, {"WithEvent": True}])
+def test_options_the_local_stack_does_not_reproduce_are_refused_plainly(rd, where, option):
+    with pytest.raises(ClientError) as raised:
+        rd.execute_statement(**where, Sql="SELECT 1", **option)
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "local stack" in raised.value.response["Error"]["Message"]
+
+
+def test_a_batch_in_auto_commit_mode_is_refused_plainly(rd, where):
+    with pytest.raises(ClientError, match="TRANSACTION"):
+        rd.batch_execute_statement(**where, Sqls=["SELECT 1"], ExecutionMode="AUTO_COMMIT")
