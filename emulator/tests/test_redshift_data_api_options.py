@@ -15,6 +15,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from flightpipe_local.redshift import validation
+
 CLUSTER = "rsdata-options"
 DONE = ("FINISHED", "FAILED", "ABORTED")
 
@@ -90,3 +92,25 @@ def test_options_the_local_stack_does_not_reproduce_are_refused_plainly(rd, wher
 def test_a_batch_in_auto_commit_mode_is_refused_plainly(rd, where):
     with pytest.raises(ClientError, match="TRANSACTION"):
         rd.batch_execute_statement(**where, Sqls=["SELECT 1"], ExecutionMode="AUTO_COMMIT")
+
+
+def test_at_most_500_statements_are_active_per_cluster(rd, where, monkeypatch):
+    """Considerations when calling the Amazon Redshift Data API: at most 500 active (SUBMITTED or STARTED)
+    queries per cluster. The limit is lowered here to keep the test short; the mechanism is the same."""
+    assert validation.MAX_ACTIVE == 500
+    monkeypatch.setattr(validation, "MAX_ACTIVE", 5)
+    digits = " UNION ALL ".join(f"SELECT {n} AS n" for n in range(10))
+    blocker = (f"WITH d AS ({digits}), numbers AS (SELECT a.n + 10 * b.n + 100 * c.n + 1000 * e.n + 10000 * f.n "
+               "AS id FROM d a, d b, d c, d e, d f) SELECT sum(a.id::BIGINT + b.id) FROM numbers a, numbers b")
+    queued = [rd.execute_statement(**where, Sql=blocker)["Id"]]
+    queued += [rd.execute_statement(**where, Sql="SELECT 1")["Id"] for _ in range(4)]
+    other_cluster_database = rd.execute_statement(WorkgroupName="options-wg", Database="dev", Sql="SELECT 1")
+    try:
+        with pytest.raises(ClientError) as raised:
+            rd.execute_statement(**where, Sql="SELECT 1")
+        assert raised.value.response["Error"]["Code"] == "ActiveStatementsExceededException"
+    finally:
+        for statement_id in reversed(queued):  # the queued ones first, so the blocker cannot let them run
+            rd.cancel_statement(Id=statement_id)
+    assert wait(rd, other_cluster_database["Id"])["Status"] == "FINISHED"  # each target has its own limit
+    assert wait(rd, rd.execute_statement(**where, Sql="SELECT 1")["Id"])["Status"] == "FINISHED"

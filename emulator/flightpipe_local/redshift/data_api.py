@@ -103,6 +103,8 @@ def _submit(request: RedshiftDataAPIServiceResponse, sqls: list[str], is_batch: 
         earlier = service().statements.get(service().client_tokens.get(token, ""))
         if earlier is not None:  # the same request again: the statement it made, not a second one
             return earlier
+    if service().active(connection["target"]) >= validation.MAX_ACTIVE:
+        raise validation.ActiveStatementsExceededException(validation.MAX_ACTIVE)
     name = request._get_param("StatementName")
     if name is not None and len(name) > 2048:
         raise validation.constraint("statementName", name[:40] + "...", "have length less than or equal to 2048")

@@ -209,6 +209,10 @@ class StatementService:
         folder = self.warehouse_dir / target
         return sorted(p.stem for p in folder.glob("*.duckdb")) if folder.is_dir() else []
 
+    def active(self, target: str) -> int:
+        """How many statements of the cluster or workgroup `target` are queued or running."""
+        return sum(1 for s in list(self.statements.values()) if s.target == target and s.status in ACTIVE)
+
     def submit(self, statement: Statement) -> Statement:
         self.statements[statement.id] = statement
         self.worker(statement.target, statement.database).submit(statement)

@@ -26,6 +26,7 @@ WORKGROUP = re.compile(
 PARAMETER_NAME = re.compile(r"^[0-9a-zA-Z_]+$")
 MAX_SQL_BYTES = 100 * 1024  # "The maximum query statement size is 100 KB."
 MAX_BATCH = 40  # SqlList: at most 40 statements
+MAX_ACTIVE = 500  # "The maximum number of active queries (STARTED and SUBMITTED queries) per cluster is 500."
 STATUSES = ("SUBMITTED", "PICKED", "STARTED", "FINISHED", "ABORTED", "FAILED", "ALL")
 RESULT_FORMATS = ("JSON", "CSV")
 
@@ -38,6 +39,13 @@ class ResourceNotFoundException(JsonRESTError):
         body = json.loads(self.description)
         body["ResourceId"] = resource_id
         self.description = json.dumps(body)
+
+
+class ActiveStatementsExceededException(JsonRESTError):
+    def __init__(self, limit: int):
+        super().__init__("ActiveStatementsExceededException",
+                         f"The number of active statements exceeds the limit of {limit} for this cluster or "
+                         "workgroup: wait for some to finish, or cancel them.")
 
 
 class InternalServerException(JsonRESTError):
