@@ -114,3 +114,14 @@ def test_at_most_500_statements_are_active_per_cluster(rd, where, monkeypatch):
             rd.cancel_statement(Id=statement_id)
     assert wait(rd, other_cluster_database["Id"])["Status"] == "FINISHED"  # each target has its own limit
     assert wait(rd, rd.execute_statement(**where, Sql="SELECT 1")["Id"])["Status"] == "FINISHED"
+
+
+def test_describe_and_get_result_wait_for_the_statement_when_asked(rd, where):
+    digits = " UNION ALL ".join(f"SELECT {n} AS n" for n in range(10))
+    slow = (f"WITH d AS ({digits}) SELECT sum(a.n + b.n + c.n + e.n + f.n + g.n + h.n)::BIGINT AS total "
+            "FROM d a, d b, d c, d e, d f, d g, d h")  # 10^7 rows: still running when first asked about
+    statement = rd.execute_statement(**where, Sql=slow)["Id"]
+    assert rd.describe_statement(Id=statement, WaitTimeSeconds=10)["Status"] == "FINISHED"
+    again = rd.execute_statement(**where, Sql=slow)["Id"]
+    total = 7 * 45 * 10**6  # each digit 10^6 times in each of the 7 columns
+    assert rd.get_statement_result(Id=again, WaitTimeSeconds=10)["Records"] == [[{"longValue": total}]]

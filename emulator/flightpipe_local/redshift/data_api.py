@@ -122,7 +122,8 @@ def _submit(request: RedshiftDataAPIServiceResponse, sqls: list[str], is_batch: 
 
 
 def _waited(request: RedshiftDataAPIServiceResponse, statement: Statement) -> bool:
-    """WaitTimeSeconds: wait up to that long for the statement to end; True when the caller asked to wait."""
+    """WaitTimeSeconds (ExecuteStatement, DescribeStatement, GetStatementResult): wait up to that long for the
+    statement to end; True when the caller asked to wait."""
     seconds = validation.wait_time(request._get_param("WaitTimeSeconds"))
     if seconds is None:
         return False
@@ -175,6 +176,7 @@ def batch_execute_statement(self: RedshiftDataAPIServiceResponse):
 
 def describe_statement(self: RedshiftDataAPIServiceResponse):
     statement, number = _find(self)
+    _waited(self, statement)
     if number:
         return _ok(describe_sub(statement, statement.subs[number - 1]))
     return _ok(describe(statement))
@@ -183,6 +185,7 @@ def describe_statement(self: RedshiftDataAPIServiceResponse):
 def _result(request: RedshiftDataAPIServiceResponse, result_format: str):
     """The result a GetStatementResult call may read: of a finished statement with a result set."""
     statement, number = _find(request)
+    _waited(request, statement)
     if statement.result_format != result_format:
         action = "GetStatementResult" if statement.result_format == "JSON" else "GetStatementResultV2"
         raise ValidationException(f"This statement ran with ResultFormat {statement.result_format}: read its "
