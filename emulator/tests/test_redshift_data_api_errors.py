@@ -145,6 +145,14 @@ def test_cluster_and_workgroup_together_are_refused(rd, db):
     assert response["Error"]["Code"] == "ValidationException"
 
 
+def test_a_statement_needs_a_database_and_a_well_formed_cluster_identifier(rd, db):
+    missing = error_of(rd.execute_statement, ClusterIdentifier=CLUSTER, Sql="SELECT 1")
+    assert missing["Error"]["Code"] == "ValidationException" and "Database" in missing["Error"]["Message"]
+    malformed = error_of(rd.execute_statement, ClusterIdentifier="Not_A_Cluster", Database=db, Sql="SELECT 1")
+    assert malformed["Error"]["Code"] == "ValidationException"
+    assert "[a-z][a-z0-9]*(-[a-z0-9]+)*" in malformed["Error"]["Message"]
+
+
 def test_a_statement_over_100_kb_is_refused(rd, db):
     padding = " " * (100 * 1024)
     response = error_of(rd.execute_statement, ClusterIdentifier=CLUSTER, Database=db, Sql=f"SELECT 1{padding}")
