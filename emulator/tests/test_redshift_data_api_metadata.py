@@ -13,6 +13,7 @@ import uuid
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 CLUSTER = "rsdata-metadata"
@@ -150,6 +151,24 @@ def test_metadata_on_a_workgroup(rd):
     assert rd.list_tables(**workgroup, SchemaPattern="public")["Tables"] == [
         {"name": "events", "schema": "public", "type": "TABLE"}]
     assert {"dev", database} <= set(rd.list_databases(WorkgroupName="meta-workgroup")["Databases"])
+
+
+def test_metadata_answers_beside_a_running_statement(rd, db):
+    """Another session's catalog reads do not wait for a running query; they see what is committed."""
+    digits = " UNION ALL ".join(f"SELECT {n} AS n" for n in range(10))
+    endless = (f"WITH d AS ({digits}), numbers AS (SELECT a.n + 10 * b.n + 100 * c.n + 1000 * e.n + 10000 * f.n "
+               "AS id FROM d a, d b, d c, d e, d f) SELECT sum(a.id::BIGINT + b.id) FROM numbers a, numbers b")
+    running = rd.batch_execute_statement(**where(db), Sqls=["CREATE TABLE airlines.uncommitted (a INT)", endless])
+    deadline = time.monotonic() + 10
+    while rd.describe_statement(Id=running["Id"])["Status"] != "STARTED":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    impatient = boto3.client("redshift-data", config=Config(read_timeout=20, retries={"total_max_attempts": 1}))
+    try:
+        names = [t["name"] for t in impatient.list_tables(**where(db), SchemaPattern="airlines")["Tables"]]
+        assert "daily_flights_fact" in names and "uncommitted" not in names
+    finally:
+        rd.cancel_statement(Id=running["Id"])
 
 
 def test_metadata_requests_are_checked_like_statements(rd, db):

@@ -269,7 +269,7 @@ def _catalog(self: RedshiftDataAPIServiceResponse, read):
     """Run a catalog read on the database the request names; engine failures are the service's."""
     _online()
     connection = _connection(self)
-    database = service().worker(connection["target"], connection["database"]).database
+    database = service().catalog_reader(connection["target"], connection["database"])
     try:
         return read(database, connection["database"])
     except EngineError as exc:

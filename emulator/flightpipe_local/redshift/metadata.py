@@ -1,9 +1,9 @@
 """The Data API's metadata actions, answered from the database's own catalog.
 
-ListSchemas, ListTables and DescribeTable read `information_schema` through `Database.execute`, the same
-path a user's `SELECT` takes, and shape the rows as the Data API Reference describes (ListSchemas,
-ListTables: TableMember; DescribeTable: ColumnMetadata). Patterns are SQL LIKE patterns: "%" matches any
-substring of 0 or more characters and "_" any one character.
+ListSchemas, ListTables and DescribeTable read `information_schema` through `Database.execute` (in a
+session of their own, the catalog reader), the same path a user's `SELECT` takes, and shape the rows as
+the Data API Reference describes (ListSchemas, ListTables: TableMember; DescribeTable: ColumnMetadata).
+Patterns are SQL LIKE patterns: "%" matches any substring of 0 or more characters and "_" any one character.
 
 Sizes in DescribeTable follow the JDBC metadata the Data API answers with (the Redshift Management Guide's
 "Describe a table" example reports `length` and `precision` as the column size): the declared length of a

@@ -187,7 +187,8 @@ class StatementService:
         self.statements: dict[str, Statement] = {}
         self.client_tokens: dict[str, str] = {}  # ClientToken -> the id of the statement it made
         self._workers: dict[tuple[str, str], DatabaseWorker] = {}
-        self._lock = threading.Lock()  # over `_workers`
+        self._readers: dict[tuple[str, str], Database] = {}
+        self._lock = threading.Lock()  # over `_workers` and `_readers`
         self._state = threading.Lock()  # over statuses (shared with the workers)
 
     @property
@@ -203,6 +204,15 @@ class StatementService:
                 self._workers[target, database] = DatabaseWorker(
                     Database(path, s3_reader=self._read_s3), self._state)
             return self._workers[target, database]
+
+    def catalog_reader(self, target: str, database: str) -> Database:
+        """A second session on `database` for the metadata actions: they read the committed catalog beside a
+        running statement instead of queueing behind it, as another session on Redshift would."""
+        worker = self.worker(target, database)  # the database exists once addressed, as for statements
+        with self._lock:
+            if (target, database) not in self._readers:
+                self._readers[target, database] = Database(worker.database.path)
+            return self._readers[target, database]
 
     def database_names(self, target: str) -> list[str]:
         """The databases of `target` that hold data (each is one file)."""
@@ -247,12 +257,18 @@ class StatementService:
         """The cluster is gone: close its databases and delete their files."""
         with self._lock:
             workers = [self._workers.pop(key) for key in list(self._workers) if key[0] == target]
+            readers = [self._readers.pop(key) for key in list(self._readers) if key[0] == target]
+        for reader in readers:
+            reader.close()
         self._stop(workers)
         shutil.rmtree(self.warehouse_dir / target, ignore_errors=True)
 
     def close(self) -> None:
         with self._lock:
             workers, self._workers = list(self._workers.values()), {}
+            readers, self._readers = list(self._readers.values()), {}
+        for reader in readers:
+            reader.close()
         with self._state:
             for statement in self.statements.values():
                 if statement.status in ("SUBMITTED", "PICKED"):
