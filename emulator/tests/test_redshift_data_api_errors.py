@@ -221,6 +221,16 @@ def test_list_statements_pages_newest_first(rd, db):
     assert paginated == ids[::-1]
 
 
+def test_list_statements_shows_finished_statements_unless_asked_for_others(rd, db):
+    name = f"status-{db}"
+    finished = wait(rd, submit(rd, db, "SELECT 1", StatementName=name))["Id"]
+    failed = wait(rd, submit(rd, db, "SELECT * FROM missing_relation", StatementName=name))["Id"]
+    assert [s["Id"] for s in rd.list_statements(StatementName=name)["Statements"]] == [finished]
+    assert [s["Id"] for s in rd.list_statements(StatementName=name, Status="FAILED")["Statements"]] == [failed]
+    everything = rd.list_statements(StatementName=name, Status="ALL")["Statements"]
+    assert [s["Id"] for s in everything] == [failed, finished]
+
+
 def test_list_statements_checks_its_limits(rd):
     assert error_of(rd.list_statements, MaxResults=101)["Error"]["Code"] == "ValidationException"
     assert error_of(rd.list_statements, Status="DONE")["Error"]["Code"] == "ValidationException"

@@ -4,9 +4,9 @@ moto ships the Data API's request handler with canned results. `install(ctx)` re
 ones that run the SQL on local databases (`database.Database`, one DuckDB file per database of each cluster
 or workgroup, `<state_dir>/warehouse/<cluster>/<database>.duckdb`; deleting the cluster deletes its data,
 as on AWS without a final snapshot) and adds the actions moto lacks (BatchExecuteStatement, ListStatements,
-ListDatabases, ListSchemas, ListTables, DescribeTable). Requests are checked as the Data API Reference
-specifies (`validation.py`); statements run asynchronously (`statements.py`); callers poll
-DescribeStatement and page through GetStatementResult.
+GetStatementResultV2, ListDatabases, ListSchemas, ListTables, DescribeTable). Requests are checked as the
+Data API Reference specifies (`validation.py`); statements run asynchronously (`statements.py`); callers
+poll DescribeStatement and page through GetStatementResult.
 
 Fault switch: while `<state_dir>/warehouse.offline` exists, the actions that reach the database answer
 HTTP 500 `InternalServerException` ("cluster unavailable"); SDKs treat that as a retryable service fault,
@@ -208,7 +208,8 @@ def get_statement_result_v2(self: RedshiftDataAPIServiceResponse):
 
 
 def list_statements(self: RedshiftDataAPIServiceResponse):
-    status = validation.one_of("status", self._get_param("Status"), validation.STATUSES, "ALL")
+    # "By default, only finished statements are shown." (Data API Reference, ListStatements)
+    status = validation.one_of("status", self._get_param("Status"), validation.STATUSES, "FINISHED")
     name = self._get_param("StatementName")
     cluster, workgroup = self._get_param("ClusterIdentifier"), self._get_param("WorkgroupName")
     if cluster and workgroup:
