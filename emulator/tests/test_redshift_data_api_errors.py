@@ -136,6 +136,17 @@ def test_sub_statement_ids_exist_only_for_the_statements_of_a_batch(rd, db):
     assert error_of(rd.describe_statement, Id=f"{single['Id']}:1")["Error"]["Code"] == "ResourceNotFoundException"
 
 
+def test_a_batch_is_described_as_the_management_guide_shows(rd, db):
+    """Redshift Management Guide, "Describe metadata about a SQL statement": a batch of two one-row SELECTs
+    has no QueryString of its own, RedshiftQueryId 0, ResultRows 2 and HasResultSet true."""
+    described = wait(rd, rd.batch_execute_statement(ClusterIdentifier=CLUSTER, Database=db,
+                                                    Sqls=["SELECT 1", "SELECT 2"])["Id"])
+    assert "QueryString" not in described
+    assert (described["RedshiftQueryId"], described["ResultRows"], described["HasResultSet"]) == (0, 2, True)
+    assert [s["QueryString"] for s in described["SubStatements"]] == ["SELECT 1", "SELECT 2"]
+    assert [s["ResultRows"] for s in described["SubStatements"]] == [1, 1]
+
+
 # ---------------------------------------------------------------- ExecuteStatement / BatchExecuteStatement
 
 

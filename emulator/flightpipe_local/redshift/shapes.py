@@ -26,7 +26,7 @@ def describe(statement: Statement) -> dict[str, Any]:
     body = {
         "Id": statement.id,
         "Status": statement.status,
-        "QueryString": "; ".join(statement.sqls) if statement.is_batch else statement.sqls[0],
+        "QueryString": None if statement.is_batch else statement.sqls[0],
         "Database": statement.database,
         "CreatedAt": statement.created_at,
         "UpdatedAt": statement.updated_at,
@@ -45,8 +45,15 @@ def describe(statement: Statement) -> dict[str, Any]:
         "Error": statement.error,
     }
     if statement.is_batch:
-        # "The value is true if any substatement returns a result set." (DescribeStatement, HasResultSet)
-        body["HasResultSet"] = any(s.result and s.result.has_result_set for s in statement.subs)
+        # As the Management Guide's "Describe metadata about a SQL statement" shows a batch: no QueryString of
+        # its own, RedshiftQueryId 0, ResultRows and ResultSize added up over its statements; and "the value
+        # [HasResultSet] is true if any substatement returns a result set" (DescribeStatement).
+        results = [s.result for s in statement.subs if s.result is not None]
+        body["HasResultSet"] = any(r.has_result_set for r in results)
+        body["RedshiftQueryId"] = 0
+        if results:
+            body["ResultRows"] = sum(r.rows_affected for r in results)
+            body["ResultSize"] = sum(result_size(r) for r in results)
         body["SubStatements"] = [describe_sub(statement, s) for s in statement.subs]
     return without_none(body)
 
