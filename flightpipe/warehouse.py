@@ -74,8 +74,7 @@ class Warehouse:
             if desc["Status"] == "FINISHED":
                 return desc
             if desc["Status"] in ("FAILED", "ABORTED"):
-                sql = desc.get("QueryString", "")[:300]
-                raise StatementFailed(f"{desc['Status']}: {desc.get('Error', '')} -- SQL: {sql}")
+                raise StatementFailed(f"{desc['Status']}: {desc.get('Error', '')} -- SQL: {_failed_sql(desc)[:300]}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"statement {statement_id} not finished after {self.timeout:.0f}s")
             time.sleep(delay)
@@ -119,3 +118,9 @@ def split_statements(script: str) -> list[str]:
         if body:
             statements.append(body)
     return statements
+
+
+def _failed_sql(desc: dict[str, Any]) -> str:
+    """The SQL that failed: a batch has no QueryString of its own, its failing sub-statement has."""
+    failed = [sub for sub in desc.get("SubStatements", []) if sub.get("Status") in ("FAILED", "ABORTED")]
+    return (failed[0] if failed else desc).get("QueryString", "")
