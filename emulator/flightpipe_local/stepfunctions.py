@@ -65,8 +65,11 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse
 
+from flightpipe_local import stepfunctions_jsonata
 from flightpipe_local.context import StackContext
 
 # How often a `.sync` task asks the service whether its job has ended (moto: 0.5 s; AWS: much longer).
@@ -140,6 +143,8 @@ def install(ctx: StackContext) -> None:
     StepFunctionsParserBackend.start_execution = _start_execution
     StateTaskServiceAwsSdk._normalise_parameters = _aws_sdk_request_fields
     StateTaskServiceAwsSdk._normalise_response = _aws_sdk_result_fields
+    StepFunctionResponse.describe_execution = _describe_execution
+    stepfunctions_jsonata.install()
 
 
 def local_boto_client_for(region: str, service: str, state_credentials: Any = None) -> BaseClient:
@@ -371,3 +376,16 @@ _moto_start_execution = StepFunctionsParserBackend.start_execution
 
 def _start_execution(self, state_machine_arn: str, name: str | None = None, *args, **kwargs):
     return _moto_start_execution(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+
+_moto_describe_execution = StepFunctionResponse.describe_execution
+
+
+def _describe_execution(self: StepFunctionResponse):
+    """An executed machine's `output` is JSON text, whatever its value: a string result is `"text"`, not
+    `text` (moto passes a string through as if it were already JSON), and null is `null`."""
+    response = _moto_describe_execution(self)
+    execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+    if isinstance(execution, ParserExecution) and response.result.get("status") == "SUCCEEDED":
+        response.result["output"] = to_json_str(execution.output)
+    return response
