@@ -45,6 +45,7 @@ from moto.stepfunctions.parser.asl.component.common.string.string_expression imp
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.variable_store import NoSuchVariable
+from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.asl.jsonata.jsonata import extract_jsonata_variable_references
 
 UNDEFINED = object()  # what a JSONata expression gives when it selects nothing
@@ -59,6 +60,16 @@ class JSONataError(Exception):
 def install() -> None:
     StringJSONata._eval_body = _eval_jsonata_field
     StringVariableSample._eval_body = _eval_variable_sample
+    moto_jsonata._eval_jsonata = _evaluate_text  # the evaluator moto lacks, for any path not replaced above
+
+
+def _evaluate_text(expression: str) -> Any:
+    """moto's evaluator interface: a whole expression as text (variables pasted in), undefined as None."""
+    try:
+        result = evaluate(expression, {})
+    except JSONataError as exc:
+        raise moto_jsonata.JSONataException("UNKNOWN", str(exc)) from None
+    return None if result is UNDEFINED else result
 
 
 # ---------------------------------------------------------------- evaluation

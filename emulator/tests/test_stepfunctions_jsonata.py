@@ -247,3 +247,62 @@ def test_eval_is_not_available():
 def test_undefined_is_not_null():
     assert stepfunctions_jsonata.evaluate("$x.missing", {"x": {}}) is stepfunctions_jsonata.UNDEFINED
     assert stepfunctions_jsonata.evaluate("$x.present", {"x": {"present": None}}) is None
+
+
+def test_map_item_selector_and_choice_rule_assign(aws):
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "Items": "{% $states.input.days %}",
+                "ItemSelector": {
+                    "day": "{% $states.context.Map.Item.Value %}",
+                    "position": "{% $states.context.Map.Item.Index %}",
+                    "prefix": "{% $states.input.prefix %}",
+                },
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "Key",
+                    "States": {
+                        "Key": {
+                            "Type": "Pass",
+                            "Output": "{% $states.input.prefix & $states.input.day & '#' & $states.input.position %}",
+                            "End": True,
+                        }
+                    },
+                },
+                "Next": "Many?",
+            },
+            "Many?": {
+                "Type": "Choice",
+                "Choices": [
+                    {
+                        "Condition": "{% $count($states.input) >= 2 %}",
+                        "Assign": {"verdict": "many"},
+                        "Output": {"keys": "{% $states.input %}"},
+                        "Next": "Report",
+                    }
+                ],
+                "Default": "Report",
+            },
+            "Report": {
+                "Type": "Pass",
+                "Output": {"keys": "{% $states.input.keys %}", "verdict": "{% $verdict %}"},
+                "End": True,
+            },
+        },
+    }
+    result = run(aws, definition, {"days": ["2024-01-01", "2024-01-02"], "prefix": "raw/date="})
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert json.loads(result["output"]) == {
+        "keys": ["raw/date=2024-01-01#0", "raw/date=2024-01-02#1"],
+        "verdict": "many",
+    }
+
+
+def test_moto_has_an_evaluator_for_any_other_path(local_stack):
+    from moto.stepfunctions.parser.asl.jsonata.jsonata import eval_jsonata_expression
+
+    assert eval_jsonata_expression("($x := 2; $x * 21)") == 42
