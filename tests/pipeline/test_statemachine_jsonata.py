@@ -83,8 +83,29 @@ def test_the_jsonata_twin_keeps_every_state_and_setting():
     assert list(jsonata["States"]) == list(jsonpath["States"])
     assert statemachine.placeholders(statemachine.JSONATA_DEFINITION) == statemachine.placeholders()
     for name, state in jsonata["States"].items():
-        assert state["Type"] == jsonpath["States"][name]["Type"], name
-        assert state.get("Resource") == jsonpath["States"][name].get("Resource"), name
+        twin = jsonpath["States"][name]
+        assert state["Type"] == twin["Type"], name
+        assert state.get("Resource") == twin.get("Resource"), name
+        assert state.get("Next") == twin.get("Next") and state.get("Default") == twin.get("Default"), name
+        assert state.get("Retry") == twin.get("Retry"), name
+        assert [c["ErrorEquals"] for c in state.get("Catch", [])] == [c["ErrorEquals"] for c in twin.get("Catch", [])]
+        assert [c["Next"] for c in state.get("Catch", [])] == [c["Next"] for c in twin.get("Catch", [])], name
+        if state["Type"] == "Task":  # the same call: the same argument names, every level down
+            assert fields(state.get("Arguments")) == fields(twin.get("Parameters")), name  # SQL, topic, names too
+        if state["Type"] == "Choice":
+            assert [c["Next"] for c in state["Choices"]] == [c["Next"] for c in twin["Choices"]], name
+
+
+def fields(template, computed: bool = False) -> object:
+    """A payload template's shape: field names (JSONPath's `.$` suffix dropped) and literal values, every level
+    down; a computed value (a JSONPath `.$` field, a JSONata `{% %}` string) is just "computed"."""
+    if isinstance(template, dict):
+        return {key.removesuffix(".$"): fields(value, key.endswith(".$")) for key, value in template.items()}
+    if isinstance(template, list):
+        return [fields(item) for item in template]
+    if computed or (isinstance(template, str) and template.startswith("{%")):
+        return "computed"
+    return template
 
 
 def test_an_upload_is_crawled_loaded_and_announced_the_same_way(pipeline, daily_ingest, nyc_days, expected):
