@@ -10,8 +10,8 @@ ResourceName are refused: the stack does not record resources); StartTime/EndTim
 50) and NextToken; newest first.
 
 What differs from AWS, and why: calls are recorded as this stack sees them — identity `local`, no
-requestParameters or responseElements (they can hold secrets), and S3 bucket-level calls are not recorded
-(moto's S3 does not go through the dispatcher hooked here). Kept in memory, at most MAX_EVENTS events.
+requestParameters or responseElements (they can hold secrets); of S3's bucket-level calls only those in
+S3_MANAGEMENT_EVENTS (moto names the others by IAM action, not API). Kept in memory, at most MAX_EVENTS events.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import botocore.session
 from moto.cloudtrail.responses import CloudTrailResponse
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import BaseResponse
+from moto.s3.responses import S3Response
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,24 @@ DATA_EVENTS = {
         "TransactWriteItems",
     },
 }
+# S3 bucket-level calls whose name moto records as the API's (not an IAM action name), all management events.
+S3_MANAGEMENT_EVENTS = {
+    "CreateBucket",
+    "DeleteBucket",
+    "HeadBucket",
+    "GetBucketLocation",
+    "PutBucketVersioning",
+    "GetBucketVersioning",
+    "PutBucketPolicy",
+    "GetBucketPolicy",
+    "DeleteBucketPolicy",
+    "PutBucketTagging",
+    "GetBucketTagging",
+    "PutBucketAcl",
+    "GetBucketAcl",
+    "PutPublicAccessBlock",
+    "GetPublicAccessBlock",
+}
 _READ_ONLY = re.compile(r"^(Get|List|Describe|Lookup|Head|Search|BatchGet|Check|Test)[A-Z]")
 _ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
 _GLOBAL_SERVICES = {"iam": "us-east-1"}  # IAM's events are recorded in US East (N. Virginia)
@@ -79,26 +98,39 @@ _lock = threading.Lock()
 _sequence = itertools.count(1)  # NextToken names the last event of a page: later events do not shift pages
 _event_sources: dict[str, str] = {}
 _moto_call_action = BaseResponse.call_action
+_moto_bucket_response = S3Response.bucket_response
 
 
 def install() -> None:
     if BaseResponse.call_action is not _call_action_recorded:
         BaseResponse.call_action = _call_action_recorded
+    if S3Response.bucket_response is not _bucket_response_recorded:
+        S3Response.bucket_response = _bucket_response_recorded
     CloudTrailResponse.lookup_events = _lookup_events
 
 
 def _call_action_recorded(self: BaseResponse):
     answer = _moto_call_action(self)
     try:
-        _record(self, answer)
+        _record(self, self.boto3_service_name, self._get_action(), answer)
     except Exception:
         log.exception("could not record a management event")
     return answer
 
 
-def _record(response: BaseResponse, answer: Any) -> None:
-    service = response.boto3_service_name
-    action = response._get_action()
+def _bucket_response_recorded(self: S3Response, *args, **kwargs):
+    """S3 answers outside the dispatcher: record its bucket-level management calls by their API name."""
+    answer = _moto_bucket_response(self, *args, **kwargs)
+    action = self.data.get("Action") if isinstance(getattr(self, "data", None), dict) else None
+    if action in S3_MANAGEMENT_EVENTS:
+        try:
+            _record(self, "s3", action, answer)
+        except Exception:
+            log.exception("could not record a management event")
+    return answer
+
+
+def _record(response: BaseResponse, service: str, action: str, answer: Any) -> None:
     if not service or not action or action in DATA_EVENTS.get(service, ()):
         return
     status, _, body = answer

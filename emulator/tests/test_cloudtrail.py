@@ -294,6 +294,13 @@ def test_lookup_events_finds_management_events_not_data_events(aws, chain):
     assert detail["eventID"] == started["EventId"]
     assert lookup(aws, "EventId", started["EventId"]) == [started]
 
+    buckets = lookup(aws, "EventName", "CreateBucket")  # bucket-level calls are management events
+    assert buckets and {e["EventSource"] for e in buckets} == {"s3.amazonaws.com"}
+    versioning = lookup(aws, "EventName", "GetBucketVersioning")
+    aws("s3").get_bucket_versioning(Bucket=c.bucket)
+    assert len(lookup(aws, "EventName", "GetBucketVersioning")) == len(versioning) + 1
+    assert lookup(aws, "EventName", "GetBucketVersioning")[0]["ReadOnly"] == "true"
+
     rules = lookup(aws, "EventName", "PutRule")
     assert rules and {e["EventSource"] for e in rules} == {"events.amazonaws.com"}
     machines = lookup(aws, "EventSource", "states.amazonaws.com")
