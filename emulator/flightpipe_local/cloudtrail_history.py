@@ -35,7 +35,7 @@ from moto.s3.responses import S3Response
 
 log = logging.getLogger(__name__)
 
-MAX_EVENTS = 100_000
+MAX_EVENTS = 20_000  # ~2 KB each: a bound on memory, as AWS bounds Event history to 90 days
 LOOKUP_ATTRIBUTES = {
     "EventId": "EventId",
     "EventName": "EventName",
