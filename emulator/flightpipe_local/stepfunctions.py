@@ -52,6 +52,7 @@ from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.exceptions import ValidationException
 from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
@@ -60,6 +61,8 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback,
 )
@@ -158,6 +161,9 @@ def install(ctx: StackContext) -> None:
     StateTaskServiceAwsSdk._normalise_response = _aws_sdk_result_fields
     sfn_models.stepfunctions_backends = _BackendsAsConfigured()
     StepFunctionResponse.describe_execution = _describe_execution
+    branches_decl.CustomErrorName = child_error_name
+    iteration_worker.CustomErrorName = child_error_name
+    ErrorEqualsDecl._eval_body = _error_equals
     StepFunctionResponse.stop_execution = _stop_execution
     stepfunctions_jsonata.install()
 
@@ -450,3 +456,33 @@ class _RegionBackends:
 
     def __getitem__(self, region: str):
         return get_backend(self.account_id, region)
+
+
+# ---------------------------------------------------------------- errors of Parallel branches and Map iterations
+
+_UNCATCHABLE_BY_ALL = {StatesErrorNameType.StatesRuntime, StatesErrorNameType.StatesStatesDataLimitExceeded}
+_moto_error_equals = ErrorEqualsDecl._eval_body
+
+
+def child_error_name(error_name: str | None = None):
+    """The error a failed Parallel branch or Map iteration hands its state: a `States.*` error keeps its name
+    (moto wraps every name as a custom error, which refuses the `States.` prefix and crashes, so a branch's
+    States.TaskFailed or States.QueryEvaluationError could never be caught)."""
+    if isinstance(error_name, str) and error_name.startswith("States."):
+        try:
+            return StatesErrorName.from_name(error_name)
+        except ValueError:
+            pass
+    return CustomErrorName(error_name=error_name)
+
+
+def _error_equals(self: ErrorEqualsDecl, env) -> None:
+    """`States.ALL` matches every error but States.Runtime and States.DataLimitExceeded, which no Retry or
+    Catch on States.ALL handles (doc: "Handling errors in Step Functions workflows", States.ALL)."""
+    error_name = env.stack[-1]
+    only_all = all(name == ErrorEqualsDecl._STATE_ALL_ERROR for name in self.error_names)
+    if only_all and isinstance(error_name, StatesErrorName) and error_name.typ in _UNCATCHABLE_BY_ALL:
+        env.stack.pop()
+        env.stack.append(False)
+        return
+    _moto_error_equals(self, env)

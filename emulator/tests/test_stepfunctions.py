@@ -557,9 +557,7 @@ def test_valid_execution_names_are_accepted(aws, name):
 )
 def test_invalid_execution_names_are_refused(local_stack, aws, name, code):
     # botocore refuses "" itself; switch its validation off so the server is what answers.
-    sfn = boto3.client(
-        "stepfunctions", region_name=local_stack.ctx.region, config=Config(parameter_validation=False)
-    )
+    sfn = boto3.client("stepfunctions", region_name=local_stack.ctx.region, config=Config(parameter_validation=False))
     machine = wait_or_end_machine(aws)
     with pytest.raises(ClientError) as refused:
         sfn.start_execution(stateMachineArn=machine, name=name, input="{}")
@@ -637,3 +635,70 @@ def test_state_machines_created_by_cloudformation_run(aws):
     with pytest.raises(ClientError) as gone:
         sfn.describe_state_machine(stateMachineArn=arn)
     assert gone.value.response["Error"]["Code"] == "StateMachineDoesNotExist"
+
+
+# ---------------------------------------------------------------- errors of Parallel branches and Map iterations
+# (doc: "Handling errors in Step Functions workflows": a failed branch fails its Parallel state with the branch's
+# error; States.ALL does not catch States.Runtime.)
+
+
+def parallel_around(branch_state: dict, catch: list[str], language: str = "JSONata") -> dict:
+    return {
+        "QueryLanguage": language,
+        "StartAt": "Both",
+        "States": {
+            "Both": {
+                "Type": "Parallel",
+                "Branches": [{"StartAt": "Inner", "States": {"Inner": {**branch_state, "End": True}}}],
+                "Catch": [{"ErrorEquals": catch, "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Succeed"},
+        },
+    }
+
+
+@pytest.mark.parametrize("catch", [["States.ALL"], ["States.QueryEvaluationError"]])
+def test_a_branch_error_named_states_is_caught_by_its_parallel(aws, catch):
+    failing = {"Type": "Pass", "Output": "{% $parse('not json') %}"}
+    result = run(aws, parallel_around(failing, catch))
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert [e for e in result["history"] if e["type"] == "ParallelStateFailed"]
+
+
+def test_a_map_iteration_error_named_states_is_caught_by_its_map(aws):
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "Items": "{% [1, 2] %}",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "Bad",
+                    "States": {"Bad": {"Type": "Pass", "Output": "{% $parse('not json') %}", "End": True}},
+                },
+                "Catch": [
+                    {
+                        "ErrorEquals": ["States.QueryEvaluationError"],
+                        "Output": "{% $states.errorOutput.Error %}",
+                        "Next": "Caught",
+                    }
+                ],
+                "End": True,
+            },
+            "Caught": {"Type": "Succeed"},
+        },
+    }
+    result = run(aws, definition)
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert json.loads(result["output"]) == "States.QueryEvaluationError"
+
+
+def test_states_all_does_not_catch_states_runtime(aws):
+    failing = {"Type": "Pass", "Parameters": {"parsed.$": "States.StringToJson($.text)"}}
+    result = run(aws, parallel_around(failing, ["States.ALL"], language="JSONPath"), {"text": "not json"})
+    assert result["status"] == "FAILED"
+    assert result["error"] == "States.Runtime"
+    assert "Custom Error Names" not in result.get("cause", "")

@@ -31,7 +31,7 @@ def event_for(bucket: str, key: str) -> str:
 
 @pytest.fixture
 def daily_ingest(pipeline, monkeypatch):
-    """`daily_ingest(definition)` → `run(key)` → (describe_execution, notification text, history)."""
+    """`daily_ingest(definition, **settings)` → `run(key)` → (describe_execution, notification text, history)."""
     monkeypatch.delenv("FLIGHTPIPE_LOCAL_CRAWL_SECONDS", raising=False)  # the default crawl time
     glue, sns, sqs = boto3.client("glue"), boto3.client("sns"), boto3.client("sqs")
     suffix = pipeline.bucket[-10:]
@@ -49,8 +49,8 @@ def daily_ingest(pipeline, monkeypatch):
         "PollSeconds": 1, "MaxCrawlerPolls": 60, "MaxStatementPolls": 30,
     }
 
-    def machine(kind: str):
-        definition = statemachine.render(settings, DEFINITIONS[kind])
+    def machine(kind: str, **overrides):
+        definition = statemachine.render({**settings, **overrides}, DEFINITIONS[kind])
         arn = boto3.client("stepfunctions").create_state_machine(
             name=f"daily-ingest-{kind}-{suffix}", definition=definition, roleArn=pipeline.role_arn)["stateMachineArn"]
 
@@ -154,4 +154,19 @@ def test_a_failing_job_ends_in_the_same_failure_notification(pipeline, daily_ing
             message = message.replace(varying, "…")
         announced[kind] = re.sub(r"jr_[0-9a-f]+", "jr_…", message)
     assert announced["jsonata"] == announced["jsonpath"]
+    assert pipeline.facts().empty
+
+
+def test_a_job_that_cannot_start_is_announced_with_the_original_error(pipeline, daily_ingest, nyc_days):
+    """StartJobRun fails (no such job): the Cause is not a job run, so $parse fails in ExplainJobFailure's
+    branch (States.QueryEvaluationError, which States.ALL catches) and the notification keeps Glue's error."""
+    key = pipeline.key("2013-01-01")
+    pipeline.put_day("2013-01-01", nyc_days["2013-01-01"], catalogue=False)
+    desc, message, history = daily_ingest("jsonata", JobName="no-such-job")(key)
+    assert desc["status"] == "FAILED" and desc["error"] == "DailyIngestFailed"
+    assert message.startswith(f"Daily flights ingest FAILED for s3://{pipeline.bucket}/{key}. "
+                              "Glue.EntityNotFoundException: "), message
+    assert message.endswith(f"Step Functions execution: {desc['name']}")
+    states = entered(history)
+    assert states[-5:] == ["RunJob", "ExplainJobFailure", "ParseJobRun", "NotifyFailure", "Failed"], states
     assert pipeline.facts().empty
