@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 
 DEFINITION = Path(__file__).resolve().parents[1] / "statemachine" / "daily_ingest.asl.json"
+# The same state machine in JSONata with variables (same placeholders): `render(settings, JSONATA_DEFINITION)`.
+JSONATA_DEFINITION = DEFINITION.with_name("daily_ingest.jsonata.asl.json")
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 

@@ -29,6 +29,7 @@ from moto.cloudtrail.models import Trail, cloudtrail_backends
 from moto.events.models import events_backends
 from moto.s3.models import S3Backend
 
+from flightpipe_local import cloudtrail_history
 from flightpipe_local.context import StackContext
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ _in_write = threading.local()  # CopyObject / CompleteMultipartUpload call put_o
 
 def install(ctx: StackContext) -> None:
     global _worker
+    cloudtrail_history.install()  # Event history and LookupEvents (management events)
     for method, event_name in _WRITE_METHODS.items():
         current = getattr(S3Backend, method)
         if not getattr(current, "records_data_events", False):

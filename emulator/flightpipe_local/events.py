@@ -10,6 +10,9 @@ or `Input`, `InputPath`, `InputTransformer`) and delivers it:
 * anything else (archives, other buses, API destinations) → moto's own delivery.
 
 A failing target is logged and skipped: PutEvents (and the S3 write behind a CloudTrail event) succeeds.
+
+Event patterns are matched and validated by `event_patterns.py` (moto's matcher is wrong in places), for
+PutRule, delivery and `TestEventPattern` alike; TestEventPattern answers {"Result": bool} (moto: nothing).
 """
 
 from __future__ import annotations
@@ -23,12 +26,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jsonpath_ng.ext import parse as parse_jsonpath
-from moto.events.models import Rule
+from moto.events.exceptions import InvalidEventPatternException
+from moto.events.models import EventPattern, EventPatternParser, Rule
+from moto.events.responses import EventsHandler
 from moto.logs import logs_backends
 from moto.sqs import sqs_backends
 from moto.stepfunctions.responses import get_backend as stepfunctions_backend
 from moto.utilities.arns import parse_arn
 
+from flightpipe_local import event_patterns
 from flightpipe_local.context import StackContext
 
 log = logging.getLogger(__name__)
@@ -39,6 +45,48 @@ _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
 
 def install(ctx: StackContext) -> None:
     Rule.send_to_targets = send_to_targets
+    EventPattern.matches_event = _pattern_matches_event
+    EventPatternParser.parse = _parse_pattern
+    EventsHandler.test_event_pattern = _test_event_pattern
+
+
+# ---------------------------------------------------------------- patterns (event_patterns.py): PutRule,
+# delivery and TestEventPattern agree
+
+_MANDATORY_EVENT_FIELDS = ("id", "account", "source", "time", "region", "resources", "detail-type")
+
+
+def _parse_pattern(parser: EventPatternParser) -> dict[str, Any]:
+    """PutRule / TestEventPattern: refuse what EventBridge refuses (InvalidEventPatternException)."""
+    if not parser.pattern:
+        return {}
+    try:
+        event_patterns.validate(event_patterns.load_json(parser.pattern))
+    except ValueError:
+        raise InvalidEventPatternException(reason="Invalid JSON") from None
+    return json.loads(parser.pattern)
+
+
+def _pattern_matches_event(pattern: EventPattern, event: dict[str, Any]) -> bool:
+    if not pattern.get_pattern():
+        return True
+    if getattr(pattern, "_typed", None) is None:
+        pattern._typed = event_patterns.load_json(pattern.dump())
+    return event_patterns.matches(pattern._typed, event_patterns.as_json_values(event))
+
+
+def _test_event_pattern(handler: EventsHandler):
+    """TestEventPattern (doc: API_TestEventPattern): {"Result": bool}; the event needs the mandatory fields."""
+    pattern = EventPatternParser(handler._get_param("EventPattern")).parse()
+    try:
+        event = event_patterns.load_json(handler._get_param("Event") or "")
+    except ValueError:
+        raise InvalidEventPatternException(reason="the Event is not valid JSON") from None
+    missing = [name for name in _MANDATORY_EVENT_FIELDS if not isinstance(event, dict) or name not in event]
+    if missing:
+        raise InvalidEventPatternException(reason=f"the Event lacks mandatory fields: {', '.join(missing)}")
+    typed = event_patterns.load_json(json.dumps(pattern))
+    return json.dumps({"Result": event_patterns.matches(typed, event)}), handler.response_headers
 
 
 def send_to_targets(rule: Rule, event: dict[str, Any], transform_input: bool = True) -> None:

@@ -4,6 +4,7 @@
 writes tables and partitions into moto's Data Catalog as Glue's built-in CSV classifier would: one table per
 target folder, Hive-style `date=…` folders as partitions, schema changes as new table versions. States go
 RUNNING → STOPPING → READY, with `LastCrawl` and a crawl log in CloudWatch Logs (`/aws-glue/crawlers`).
+A crawl stays RUNNING for a configurable least time (`FLIGHTPIPE_LOCAL_CRAWL_SECONDS`), as AWS's take minutes.
 Also adds what moto lacks: `UpdateCrawler`, `GetCrawlerMetrics`.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -42,6 +44,13 @@ from flightpipe_local.glue_classifier import (
 
 log = logging.getLogger("flightpipe_local.glue")
 
+# A crawl stays RUNNING at least this long (env FLIGHTPIPE_LOCAL_CRAWL_SECONDS overrides it, read at each
+# StartCrawler). On AWS a crawl takes a minute or more, so a state machine's "wait, GetCrawler, still
+# RUNNING?" loop always turns. 1.5 s makes the daily state machine's loop turn once at its local
+# PollSeconds of 1 (first GetCrawler ~1.0 s after the start sees RUNNING, the second ~2.0 s sees READY),
+# with ~0.5 s of slack each side for a busy machine; every test that drives the chain pays it.
+CRAWL_SECONDS_ENV = "FLIGHTPIPE_LOCAL_CRAWL_SECONDS"
+DEFAULT_CRAWL_SECONDS = 1.5
 # Pause in the STOPPING state after a crawl's work is done (Glue "finishes writing to the catalog").
 STOPPING_SECONDS = 0.05
 # The classifier only reads the head of each object (Glue samples, it doesn't read whole files).
@@ -342,6 +351,7 @@ class LocalCrawl(FakeCrawl):
         self.elapsed_seconds: float | None = None
         self.error_message: str | None = None
         self.cancel_requested = False
+        self.minimum_seconds = 0.0
         self.summary = CrawlSummary()
 
     @property
@@ -375,10 +385,29 @@ class LocalCrawl(FakeCrawl):
         return data
 
 
+def crawl_seconds() -> float:
+    """The least time a crawl stays RUNNING: FLIGHTPIPE_LOCAL_CRAWL_SECONDS, or DEFAULT_CRAWL_SECONDS."""
+    text = os.environ.get(CRAWL_SECONDS_ENV, "").strip()
+    if not text:
+        return DEFAULT_CRAWL_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"{CRAWL_SECONDS_ENV}={text!r}: give the crawl time in seconds, a number >= 0 (e.g. 1.5)")
+    return seconds
+
+
 def _start_crawler(self: FakeCrawler) -> None:
     if self.crawls and not self.crawls[-1].finished:
         raise CrawlerRunningException(f"Crawler with name {self.name} has already started")
+    try:
+        minimum_seconds = crawl_seconds()
+    except ValueError as exc:  # set after the stack started: refuse the call, start nothing
+        raise GlueClientError("InvalidInputException", str(exc)) from None
     crawl = LocalCrawl(self.name)
+    crawl.minimum_seconds = minimum_seconds
     self.crawls.append(crawl)
     thread = threading.Thread(target=_run_crawl, args=(self, crawl), name=f"crawl-{self.name}", daemon=True)
     with _registry_lock:
@@ -409,6 +438,8 @@ def _run_crawl(crawler: FakeCrawler, crawl: LocalCrawl) -> None:
         crawl.error_message = str(exc)
         run.log("ERROR", str(exc))
         log.exception("crawler %s failed", crawler.name)
+    if final == "COMPLETED":
+        _run_for_the_crawl_time(crawl)
     if crawl.cancel_requested:
         final = "STOPPED"
     crawl.summary = run.summary
@@ -425,6 +456,15 @@ def _run_crawl(crawler: FakeCrawler, crawl: LocalCrawl) -> None:
     run.log("BENCHMARK", "Crawler has finished running and is in state READY")
     put_log_lines(crawler.backend, CRAWLER_LOG_GROUP, crawler.name, run.lines)
     crawl.status = final
+
+
+def _run_for_the_crawl_time(crawl: LocalCrawl) -> None:
+    """Stay RUNNING until the crawl has taken its minimum time (StopCrawler ends the wait)."""
+    while not crawl.cancel_requested:
+        left = crawl.started + crawl.minimum_seconds - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.05))
 
 
 _original_crawler_as_dict = FakeCrawler.as_dict
@@ -515,6 +555,7 @@ def _response_update_crawler(self: GlueResponse) -> Any:
 
 
 def install() -> None:
+    crawl_seconds()  # a bad FLIGHTPIPE_LOCAL_CRAWL_SECONDS stops the stack from starting, with the reason
     FakeCrawler.start_crawler = _start_crawler
     FakeCrawler.stop_crawler = _stop_crawler
     FakeCrawler.as_dict = _crawler_as_dict

@@ -11,7 +11,13 @@ each Task calls the target service back over HTTP with boto3. What this module c
   `States.TaskFailed` with the JobRun JSON (its ErrorMessage included) as Cause, as on AWS.
 * Service results are JSON, as on AWS: timestamps become ISO-8601 text and streamed bodies text
   (moto's engine keeps datetime / stream objects, which break its own execution APIs).
-* `StartExecution` without a name gets a UUID, as on AWS (moto names it `None`, so a second one clashes).
+* `StartExecution` without a name gets a UUID, as on AWS (moto names it `None`, so a second one clashes);
+  a name is validated as AWS does (1–80 characters, no whitespace, brackets, wildcards, special or control
+  characters), which moto's engine skips.
+* `StopExecution` answers with the stopDate once the execution is ABORTED, its error and cause in the
+  ExecutionAborted event; `DescribeExecution`'s output is always JSON text (a string result too).
+* State machines created by CloudFormation are stored where the executing engine looks for them.
+* JSONata (`"QueryLanguage": "JSONata"`) and workflow variables: `stepfunctions_jsonata.py`.
 * A definite JSONPath (`$.Records[0][1].StringValue`) selects one value; only wildcards, slices, filters
   and `..` select a list, as on AWS (moto returns a list whenever an array index precedes the last step).
 * `aws-sdk:<service>:<action>` tasks speak PascalCase both ways, as on AWS: `Parameters: [{"Name": …,
@@ -29,8 +35,9 @@ import importlib
 import re
 import sys
 import threading
+import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -40,8 +47,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from moto.core.models import botocore_stubber
-from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.core.responses import ActionResult
+from moto.stepfunctions import models as sfn_models
+from moto.stepfunctions.exceptions import ValidationException
+from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
@@ -50,6 +61,8 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback,
 )
@@ -65,13 +78,19 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse, get_backend
 
+from flightpipe_local import stepfunctions_jsonata
 from flightpipe_local.context import StackContext
 
 # How often a `.sync` task asks the service whether its job has ended (moto: 0.5 s; AWS: much longer).
 # A GetJobRun costs ~2 ms here; at 0.2 s the chain lost ~0.1 s per job run waiting for the next look.
 SYNC_POLL_SECONDS = 0.05
+
+# How long StopExecution waits for the engine to leave the running state (a Wait or a Task returns at once).
+STOP_WAIT_SECONDS = 5
 
 GLUE_RUN_SUCCEEDED = {"SUCCEEDED"}
 GLUE_RUN_FAILED = {"FAILED", "ERROR", "TIMEOUT", "STOPPED"}
@@ -140,6 +159,13 @@ def install(ctx: StackContext) -> None:
     StepFunctionsParserBackend.start_execution = _start_execution
     StateTaskServiceAwsSdk._normalise_parameters = _aws_sdk_request_fields
     StateTaskServiceAwsSdk._normalise_response = _aws_sdk_result_fields
+    sfn_models.stepfunctions_backends = _BackendsAsConfigured()
+    StepFunctionResponse.describe_execution = _describe_execution
+    branches_decl.CustomErrorName = child_error_name
+    iteration_worker.CustomErrorName = child_error_name
+    ErrorEqualsDecl._eval_body = _error_equals
+    StepFunctionResponse.stop_execution = _stop_execution
+    stepfunctions_jsonata.install()
 
 
 def local_boto_client_for(region: str, service: str, state_credentials: Any = None) -> BaseClient:
@@ -370,4 +396,93 @@ _moto_start_execution = StepFunctionsParserBackend.start_execution
 
 
 def _start_execution(self, state_machine_arn: str, name: str | None = None, *args, **kwargs):
+    """A name is validated as AWS does (1–80 characters, none of whitespace, brackets, wildcards, special or
+    control characters: InvalidName / ValidationException; moto's engine accepts any); none gets a UUID."""
+    if name is not None:
+        if name == "":
+            raise ValidationException(
+                "1 validation error detected: Value '' at 'name' failed to satisfy constraint: "
+                "Member must have length greater than or equal to 1"
+            )
+        self._validate_name(name)
     return _moto_start_execution(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+
+_moto_describe_execution = StepFunctionResponse.describe_execution
+
+
+def _describe_execution(self: StepFunctionResponse):
+    """An executed machine's `output` is JSON text, whatever its value: a string result is `"text"`, not
+    `text` (moto passes a string through as if it were already JSON), and null is `null`."""
+    response = _moto_describe_execution(self)
+    execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+    if isinstance(execution, ParserExecution) and response.result.get("status") == "SUCCEEDED":
+        response.result["output"] = to_json_str(execution.output)
+    return response
+
+
+_moto_stop_execution = StepFunctionResponse.stop_execution
+
+
+def _stop_execution(self: StepFunctionResponse):
+    """StopExecution answers the execution's stopDate once it is ABORTED (moto answers before the engine has
+    stopped, without stopDate), and the given error and cause reach the ExecutionAborted event."""
+    if not isinstance(self.stepfunction_backend, StepFunctionsParserBackend):
+        return _moto_stop_execution(self)
+    execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+    if execution.exec_status == ExecutionStatus.RUNNING:
+        execution.stop(stop_date=datetime.now(UTC), error=self._get_param("error"), cause=self._get_param("cause"))
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while execution.exec_status == ExecutionStatus.RUNNING and time.monotonic() < deadline:
+            time.sleep(0.01)  # the engine's thread records the end (status, stopDate) as it leaves its state
+    if execution.stop_date is None:
+        execution.stop_date = datetime.now(UTC)
+    return ActionResult({"stopDate": execution.stop_date})
+
+
+class _BackendsAsConfigured:
+    """`stepfunctions_backends[account][region]` as moto's CloudFormation handlers for
+    AWS::StepFunctions::StateMachine read it: the backend the Step Functions API uses. With
+    `execute_state_machine` on, that is the executing engine's, so a machine created by a stack can be
+    described and run (moto writes it into the other backend, where no API call finds it)."""
+
+    def __getitem__(self, account_id: str):
+        return _RegionBackends(account_id)
+
+
+class _RegionBackends:
+    def __init__(self, account_id: str):
+        self.account_id = account_id
+
+    def __getitem__(self, region: str):
+        return get_backend(self.account_id, region)
+
+
+# ---------------------------------------------------------------- errors of Parallel branches and Map iterations
+
+_UNCATCHABLE_BY_ALL = {StatesErrorNameType.StatesRuntime, StatesErrorNameType.StatesStatesDataLimitExceeded}
+_moto_error_equals = ErrorEqualsDecl._eval_body
+
+
+def child_error_name(error_name: str | None = None):
+    """The error a failed Parallel branch or Map iteration hands its state: a `States.*` error keeps its name
+    (moto wraps every name as a custom error, which refuses the `States.` prefix and crashes, so a branch's
+    States.TaskFailed or States.QueryEvaluationError could never be caught)."""
+    if isinstance(error_name, str) and error_name.startswith("States."):
+        try:
+            return StatesErrorName.from_name(error_name)
+        except ValueError:
+            pass
+    return CustomErrorName(error_name=error_name)
+
+
+def _error_equals(self: ErrorEqualsDecl, env) -> None:
+    """`States.ALL` matches every error but States.Runtime and States.DataLimitExceeded, which no Retry or
+    Catch on States.ALL handles (doc: "Handling errors in Step Functions workflows", States.ALL)."""
+    error_name = env.stack[-1]
+    only_all = all(name == ErrorEqualsDecl._STATE_ALL_ERROR for name in self.error_names)
+    if only_all and isinstance(error_name, StatesErrorName) and error_name.typ in _UNCATCHABLE_BY_ALL:
+        env.stack.pop()
+        env.stack.append(False)
+        return
+    _moto_error_equals(self, env)

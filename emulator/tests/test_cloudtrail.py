@@ -268,3 +268,124 @@ def test_presigned_put_is_recorded(aws, chain):
         "PutObject",
         "raw/presigned.csv",
     )
+
+
+# ---------------------------------------------------------------- Event history: LookupEvents
+# (CloudTrail API Reference, LookupEvents: management events only, one lookup attribute, 1–50 results.)
+
+
+def lookup(aws, key: str, value: str, **extra) -> list[dict]:
+    attributes = [{"AttributeKey": key, "AttributeValue": value}]
+    return aws("cloudtrail").lookup_events(LookupAttributes=attributes, **extra)["Events"]
+
+
+def test_lookup_events_finds_management_events_not_data_events(aws, chain):
+    c = chain()
+    c.aws("s3").put_object(Bucket=c.bucket, Key="raw/date=2024-01-05/flights.csv", Body=b"a,b\n1,2\n")
+    assert len(c.executions()) == 1  # the data event reached EventBridge ...
+    assert lookup(aws, "EventName", "PutObject") == []  # ... but Event history holds management events only
+
+    started = lookup(aws, "EventName", "StartLogging")[0]  # newest first: this chain's trail
+    assert started["EventSource"] == "cloudtrail.amazonaws.com"
+    assert started["ReadOnly"] == "false"
+    assert started["Username"] == "local"
+    detail = json.loads(started["CloudTrailEvent"])
+    assert detail["eventCategory"] == "Management" and detail["managementEvent"] is True
+    assert detail["eventID"] == started["EventId"]
+    assert lookup(aws, "EventId", started["EventId"]) == [started]
+
+    buckets = lookup(aws, "EventName", "CreateBucket")  # bucket-level calls are management events
+    assert buckets and {e["EventSource"] for e in buckets} == {"s3.amazonaws.com"}
+    versioning = lookup(aws, "EventName", "GetBucketVersioning")
+    aws("s3").get_bucket_versioning(Bucket=c.bucket)
+    assert len(lookup(aws, "EventName", "GetBucketVersioning")) == len(versioning) + 1
+    assert lookup(aws, "EventName", "GetBucketVersioning")[0]["ReadOnly"] == "true"
+
+    rules = lookup(aws, "EventName", "PutRule")
+    assert rules and {e["EventSource"] for e in rules} == {"events.amazonaws.com"}
+    machines = lookup(aws, "EventSource", "states.amazonaws.com")
+    assert "CreateStateMachine" in {e["EventName"] for e in machines}
+
+
+def test_lookup_events_read_only_and_errors(aws):
+    glue = aws("glue")
+    with pytest.raises(glue.exceptions.EntityNotFoundException):
+        glue.get_crawler(Name=unique("no-such-crawler"))
+    (read,) = lookup(aws, "EventName", "GetCrawler", MaxResults=1)
+    assert read["ReadOnly"] == "true"
+    assert json.loads(read["CloudTrailEvent"])["errorCode"] == "EntityNotFoundException"
+    assert all(e["ReadOnly"] == "true" for e in lookup(aws, "ReadOnly", "true"))
+
+
+def test_lookup_events_by_access_key_and_time_range(local_stack):
+    import boto3
+
+    key = unique("AKIALOCAL").replace("-", "").upper()
+    client = boto3.client(
+        "sns", region_name=local_stack.ctx.region, aws_access_key_id=key, aws_secret_access_key="local"
+    )
+    before = time.time() - 1
+    topic = client.create_topic(Name=unique("topic"))["TopicArn"]
+    client.publish(TopicArn=topic, Message="a data event")  # SNS Publish is a data event: not in Event history
+    trail = boto3.client("cloudtrail", region_name=local_stack.ctx.region)
+    found = trail.lookup_events(LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": key}])["Events"]
+    assert [e["EventName"] for e in found] == ["CreateTopic"]
+    assert found[0]["EventSource"] == "sns.amazonaws.com"
+    in_range = trail.lookup_events(
+        LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": key}], StartTime=before
+    )["Events"]
+    assert in_range == found
+    earlier = trail.lookup_events(
+        LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": key}], EndTime=before
+    )["Events"]
+    assert earlier == []
+
+
+def test_lookup_events_pages_newest_first(aws):
+    sqs = aws("sqs")
+    names = [unique("page") for _ in range(5)]
+    for name in names:
+        sqs.create_queue(QueueName=name)
+    client = aws("cloudtrail")
+    seen, token = [], None
+    while len(seen) < 5:
+        extra = {"NextToken": token} if token else {}
+        answer = client.lookup_events(
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateQueue"}], MaxResults=2, **extra
+        )
+        assert len(answer["Events"]) <= 2
+        seen += answer["Events"]
+        token = answer.get("NextToken")
+        if not token:
+            break
+    assert len(seen) >= 5
+    times = [e["EventTime"] for e in seen]
+    assert times == sorted(times, reverse=True)
+    assert len({e["EventId"] for e in seen}) == len(seen)
+
+
+@pytest.mark.parametrize(
+    "arguments, code",
+    [
+        (
+            {"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "A"}] * 2},
+            "InvalidLookupAttributesException",
+        ),
+        (
+            {"LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": "x"}]},
+            "UnsupportedOperationException",
+        ),
+        ({"MaxResults": 51}, "InvalidMaxResultsException"),
+        ({"StartTime": 2_000_000_000, "EndTime": 1_000_000_000}, "InvalidTimeRangeException"),
+        ({"NextToken": "not-a-token"}, "InvalidNextTokenException"),
+    ],
+)
+def test_lookup_events_refuses_what_aws_refuses(aws, arguments, code):
+    client = aws("cloudtrail")
+    with pytest.raises(client.exceptions.ClientError) as refused:
+        client.lookup_events(**arguments)
+    assert refused.value.response["Error"]["Code"] == code
+
+
+def test_insights_events_are_not_recorded(aws):
+    assert aws("cloudtrail").lookup_events(EventCategory="insight")["Events"] == []

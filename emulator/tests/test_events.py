@@ -182,3 +182,118 @@ def test_render_input_template_quoting(template, expected):
     event = {"time": 0, "detail": {"v": 'a "b"', "n": [1, 2]}}
     transformer = {"InputPathsMap": {"v": "$.detail.v", "n": "$.detail.n"}, "InputTemplate": template}
     assert json.loads(events.render_input_template(FakeRule, transformer, event)) == expected
+
+
+# ---------------------------------------------------------------- event patterns and TestEventPattern
+# Patterns and verdicts from the EventBridge User Guide: "Creating event patterns", "Comparison operators for
+# use in event patterns", "Arrays in event patterns".
+
+EC2_EVENT = {
+    "version": "0",
+    "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+    "detail-type": "EC2 Instance State-change Notification",
+    "source": "aws.ec2",
+    "account": "111122223333",
+    "time": "2017-12-22T18:43:48Z",
+    "region": "us-west-1",
+    "resources": ["arn:aws:ec2:us-west-1:123456789012:instance/i-1234567890abcdef0"],
+    "detail": {
+        "instance-id": "i-1234567890abcdef0",
+        "state": "terminated",
+        "c-count": 5,
+        "d-count": 300.0,
+        "is-spot": True,
+        "source-ip": "10.0.0.7",
+        "location": None,
+        "items": [{"kind": "disk", "size": 8}, {"kind": "nic", "size": 1}],
+    },
+}
+
+
+def test_event_pattern(aws, pattern: dict, event: dict = EC2_EVENT) -> bool:
+    return aws("events").test_event_pattern(EventPattern=json.dumps(pattern), Event=json.dumps(event))["Result"]
+
+
+test_event_pattern.__test__ = False  # a helper, not a test
+
+
+@pytest.mark.parametrize(
+    "pattern, result",
+    [
+        ({"source": ["aws.ec2"]}, True),
+        ({"source": ["aws.s3"]}, False),
+        ({"source": ["aws.ec2"], "detail": {"state": ["running", "terminated"]}}, True),
+        ({"detail": {"state": ["Terminated"]}}, False),  # exact, case-sensitive
+        ({"detail": {"missing": ["x"]}}, False),  # every field in the pattern must be in the event
+        ({"time": [{"prefix": "2017-12-22"}]}, True),
+        ({"detail": {"instance-id": [{"suffix": "ef0"}]}}, True),
+        ({"detail": {"instance-id": [{"prefix": {"equals-ignore-case": "I-1234"}}]}}, True),
+        ({"detail-type": [{"equals-ignore-case": "ec2 instance state-change notification"}]}, True),
+        ({"detail": {"state": [{"anything-but": "terminated"}]}}, False),
+        ({"detail": {"state": [{"anything-but": ["initializing", "running"]}]}}, True),
+        ({"detail": {"state": [{"anything-but": {"prefix": "term"}}]}}, False),
+        ({"detail": {"c-count": [{"numeric": [">", 0, "<=", 5]}]}}, True),
+        ({"detail": {"c-count": [{"numeric": [">", 5]}]}}, False),
+        ({"detail": {"instance-id": [{"numeric": [">", 0]}]}}, False),  # numeric matches numbers only
+        ({"detail": {"c-count": [5]}}, True),
+        ({"detail": {"c-count": ["5"]}}, False),  # a string is not a number
+        ({"detail": {"d-count": [300]}}, False),  # numbers match by their text: 300 is not 300.0
+        ({"detail": {"is-spot": [True]}}, True),
+        ({"detail": {"c-count": [True]}}, False),  # true is not a number
+        ({"detail": {"location": [None]}}, True),
+        ({"detail": {"state": [{"exists": True}]}}, True),
+        ({"detail": {"state": [{"exists": False}]}}, False),
+        ({"detail": {"owner": [{"exists": False}]}}, True),
+        ({"detail": {"source-ip": [{"cidr": "10.0.0.0/24"}]}}, True),
+        ({"detail": {"source-ip": [{"cidr": "10.0.1.0/24"}]}}, False),
+        ({"resources": [{"wildcard": "arn:aws:ec2:us-west-1:*:instance/*"}]}, True),
+        ({"resources": ["arn:aws:ec2:us-west-1:123456789012:instance/i-1234567890abcdef0"]}, True),  # in the array
+        ({"detail": {"items": {"kind": ["nic"]}}}, True),  # objects inside an event array
+        ({"detail": {"items": {"kind": ["gpu"]}}}, False),
+        ({"$or": [{"source": ["aws.s3"]}, {"detail": {"c-count": [5]}}]}, True),
+        ({"$or": [{"source": ["aws.s3"]}, {"detail": {"c-count": [6]}}]}, False),
+    ],
+)
+def test_test_event_pattern_follows_the_user_guide(aws, pattern, result):
+    assert test_event_pattern(aws, pattern) is result
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "not json",
+        "[]",
+        '{"source": "aws.ec2"}',  # a value must be an array or an object
+        '{"source": []}',
+        '{"detail": {"state": [{"prefixx": "t"}]}}',  # an unknown operator
+        '{"detail": {"c-count": [{"numeric": [">", "five"]}]}}',
+        '{"detail": {"state": [{"exists": "yes"}]}}',
+        '{"detail": {"source-ip": [{"cidr": "10.0.0.0/33"}]}}',
+    ],
+)
+def test_invalid_patterns_are_refused_by_test_event_pattern_and_put_rule(aws, pattern):
+    client = aws("events")
+    with pytest.raises(client.exceptions.InvalidEventPatternException):
+        client.test_event_pattern(EventPattern=pattern, Event=json.dumps(EC2_EVENT))
+    with pytest.raises(client.exceptions.InvalidEventPatternException):
+        client.put_rule(Name=unique("bad-rule"), EventPattern=pattern)
+
+
+def test_test_event_pattern_needs_the_mandatory_event_fields(aws):
+    client = aws("events")
+    event = {key: value for key, value in EC2_EVENT.items() if key != "id"}
+    with pytest.raises(client.exceptions.InvalidEventPatternException) as refused:
+        client.test_event_pattern(EventPattern='{"source": ["aws.ec2"]}', Event=json.dumps(event))
+    assert "id" in refused.value.response["Error"]["Message"]
+
+
+def test_rules_deliver_by_the_same_matcher(aws):
+    """A rule on objects inside an array (which moto's own matcher never matches) starts its target."""
+    bus = Bus(aws)
+    pattern = {"source": [bus.source], "detail": {"items": {"kind": ["nic"]}}}
+    aws("events").put_rule(Name=bus.rule, EventPattern=json.dumps(pattern))
+    queue = bus.add_queue()
+    bus.put({"items": [{"kind": "disk"}]})
+    bus.put({"items": [{"kind": "disk"}, {"kind": "nic"}], "n": 1})
+    (body,) = bus.messages(queue)
+    assert json.loads(body)["detail"]["n"] == 1

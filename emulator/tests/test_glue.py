@@ -406,3 +406,44 @@ def test_update_crawler_changes_only_what_is_given(aws):
     crawler = glue_client.get_crawler(Name=name)["Crawler"]
     assert crawler["Targets"]["S3Targets"][0]["Path"] == "s3://b/y/"
     assert crawler["TablePrefix"] == "old_" and crawler["Version"] == 2
+
+
+# ---- crawl duration -----------------------------------------------------------------------------
+
+
+def test_a_crawl_stays_running_for_the_configured_time(lake, monkeypatch):
+    monkeypatch.setenv(glue_crawler.CRAWL_SECONDS_ENV, "0.6")
+    lake.put("flights/date=2024-01-01/part.csv", b"carrier,delay\nAA,1\n")
+    name = lake.crawler()
+    started = time.monotonic()
+    states = run_crawler(lake.glue, name)
+    took = time.monotonic() - started
+    assert states[0] == "RUNNING" and states[-1] == "READY"
+    assert took >= 0.6  # a lower bound only: the crawl may take longer, never shorter
+    (metrics,) = lake.glue.get_crawler_metrics(CrawlerNameList=[name])["CrawlerMetricsList"]
+    assert metrics["LastRuntimeSeconds"] >= 0.6
+    assert lake.glue.get_crawler(Name=name)["Crawler"]["LastCrawl"]["Status"] == "SUCCEEDED"
+
+
+def test_stop_crawler_ends_the_wait(lake, monkeypatch):
+    monkeypatch.setenv(glue_crawler.CRAWL_SECONDS_ENV, "60")
+    lake.put("flights/date=2024-01-01/part.csv", b"carrier,delay\nAA,1\n")
+    name = lake.crawler()
+    lake.glue.start_crawler(Name=name)
+    wait_until(lambda: lake.glue.get_crawler(Name=name)["Crawler"]["State"] == "RUNNING" or None)
+    lake.glue.stop_crawler(Name=name)
+    crawler = wait_until(
+        lambda: (c := lake.glue.get_crawler(Name=name)["Crawler"])["State"] == "READY" and c or None, timeout=10
+    )
+    assert crawler["LastCrawl"]["Status"] == "CANCELLED"
+
+
+@pytest.mark.parametrize("setting", ["soon", "-1", "inf"])
+def test_a_bad_crawl_time_setting_is_refused_with_its_name(lake, monkeypatch, setting):
+    monkeypatch.setenv(glue_crawler.CRAWL_SECONDS_ENV, setting)
+    name = lake.crawler()
+    with pytest.raises(ClientError) as refused:
+        lake.glue.start_crawler(Name=name)
+    assert refused.value.response["Error"]["Code"] == "InvalidInputException"
+    assert glue_crawler.CRAWL_SECONDS_ENV in refused.value.response["Error"]["Message"]
+    assert lake.glue.get_crawler(Name=name)["Crawler"]["State"] == "READY"

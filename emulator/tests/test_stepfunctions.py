@@ -8,6 +8,7 @@ import uuid
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.glue.models import GlueBackend
 
@@ -498,3 +499,206 @@ def test_a_missing_definite_path_is_an_error():
 
     with pytest.raises(NoSuchJsonPathError):
         stepfunctions.extract_json("$.rows[3].v", {"rows": []})
+
+
+# ---------------------------------------------------------------- the execution APIs (doc: StartExecution,
+# StopExecution, ListExecutions in the AWS Step Functions API Reference)
+
+WAIT_OR_END = {
+    "StartAt": "How?",
+    "States": {
+        "How?": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.how", "StringEquals": "wait", "Next": "Wait"},
+                {"Variable": "$.how", "StringEquals": "fail", "Next": "Fail"},
+            ],
+            "Default": "Done",
+        },
+        "Wait": {"Type": "Wait", "Seconds": 60, "Next": "Done"},
+        "Fail": {"Type": "Fail", "Error": "Asked", "Cause": "the input asked for it"},
+        "Done": {"Type": "Succeed"},
+    },
+}
+
+
+def wait_or_end_machine(aws) -> str:
+    return aws("stepfunctions").create_state_machine(
+        name=unique("sm"), definition=json.dumps(WAIT_OR_END), roleArn=ROLE
+    )["stateMachineArn"]
+
+
+def wait_until_ended(sfn, execution_arn: str, timeout: float = 10) -> dict:
+    deadline = time.monotonic() + timeout
+    while (described := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "execution still running"
+        time.sleep(0.05)
+    return described
+
+
+@pytest.mark.parametrize("name", ["a" * 80, "daily-2024-01-05_run.1", "émission"])
+def test_valid_execution_names_are_accepted(aws, name):
+    sfn = aws("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=wait_or_end_machine(aws), name=name, input="{}")["executionArn"]
+    assert arn.endswith(":" + name)
+    assert wait_until_ended(sfn, arn)["name"] == name
+
+
+@pytest.mark.parametrize(
+    "name, code",
+    [
+        ("a" * 81, "ValidationException"),  # Length Constraints: Minimum length of 1. Maximum length of 80.
+        ("", "ValidationException"),
+        ("two words", "InvalidName"),  # must not contain whitespace, brackets, wildcards, special characters
+        ("date=2024-01-05/run", "InvalidName"),
+        ("run{1}", "InvalidName"),
+        ("tab\there", "InvalidName"),  # control characters
+    ],
+)
+def test_invalid_execution_names_are_refused(local_stack, aws, name, code):
+    # botocore refuses "" itself; switch its validation off so the server is what answers.
+    sfn = boto3.client("stepfunctions", region_name=local_stack.ctx.region, config=Config(parameter_validation=False))
+    machine = wait_or_end_machine(aws)
+    with pytest.raises(ClientError) as refused:
+        sfn.start_execution(stateMachineArn=machine, name=name, input="{}")
+    assert refused.value.response["Error"]["Code"] == code
+    assert sfn.list_executions(stateMachineArn=machine)["executions"] == []
+
+
+def test_stop_execution_sets_the_stop_date(aws):
+    sfn = aws("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=wait_or_end_machine(aws), input='{"how": "wait"}')["executionArn"]
+    stopped = sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped by hand")
+    described = sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "ABORTED"
+    assert described["stopDate"] == stopped["stopDate"]
+    assert described["startDate"] <= described["stopDate"]
+    (aborted,) = [e for e in sfn.get_execution_history(executionArn=arn)["events"] if e["type"] == "ExecutionAborted"]
+    assert aborted["executionAbortedEventDetails"] == {"error": "Operator", "cause": "stopped by hand"}
+    (listed,) = sfn.list_executions(stateMachineArn=described["stateMachineArn"])["executions"]
+    assert listed["status"] == "ABORTED" and listed["stopDate"] == stopped["stopDate"]
+
+
+def test_list_executions_filters_by_status(aws):
+    sfn = aws("stepfunctions")
+    machine = wait_or_end_machine(aws)
+    started = {how: [] for how in ("wait", "fail", "end", "stop")}
+    for how, count in (("wait", 2), ("fail", 1), ("end", 3), ("stop", 1)):
+        for _ in range(count):
+            payload = json.dumps({"how": "wait" if how == "stop" else how})
+            started[how].append(sfn.start_execution(stateMachineArn=machine, input=payload)["executionArn"])
+    for arn in started["fail"] + started["end"]:
+        wait_until_ended(sfn, arn)
+    sfn.stop_execution(executionArn=started["stop"][0])
+
+    def listed(status: str) -> set[str]:
+        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine, statusFilter=status)
+        return {execution["executionArn"] for page in pages for execution in page["executions"]}
+
+    assert listed("RUNNING") == set(started["wait"])
+    assert listed("FAILED") == set(started["fail"])
+    assert listed("SUCCEEDED") == set(started["end"])
+    assert listed("ABORTED") == set(started["stop"])
+    assert listed("TIMED_OUT") == set()
+    everything = sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert len(everything) == 7
+    for arn in started["wait"]:
+        sfn.stop_execution(executionArn=arn)
+
+
+def test_state_machines_created_by_cloudformation_run(aws):
+    """CloudFormation's AWS::StepFunctions::StateMachine lands where the executing engine looks."""
+    name = unique("cfn-sm")
+    template = {
+        "Resources": {
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "StateMachineName": name,
+                    "RoleArn": ROLE,
+                    "DefinitionString": json.dumps(WAIT_OR_END),
+                },
+            }
+        },
+        "Outputs": {"Arn": {"Value": {"Ref": "Machine"}}},
+    }
+    cfn, sfn = aws("cloudformation"), aws("stepfunctions")
+    stack = unique("stack")
+    cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    (output,) = cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
+    arn = output["OutputValue"]
+    assert sfn.describe_state_machine(stateMachineArn=arn)["name"] == name
+    assert arn in {m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    execution = sfn.start_execution(stateMachineArn=arn, input='{"how": "end"}')["executionArn"]
+    assert wait_until_ended(sfn, execution)["status"] == "SUCCEEDED"
+    cfn.delete_stack(StackName=stack)
+    with pytest.raises(ClientError) as gone:
+        sfn.describe_state_machine(stateMachineArn=arn)
+    assert gone.value.response["Error"]["Code"] == "StateMachineDoesNotExist"
+
+
+# ---------------------------------------------------------------- errors of Parallel branches and Map iterations
+# (doc: "Handling errors in Step Functions workflows": a failed branch fails its Parallel state with the branch's
+# error; States.ALL does not catch States.Runtime.)
+
+
+def parallel_around(branch_state: dict, catch: list[str], language: str = "JSONata") -> dict:
+    return {
+        "QueryLanguage": language,
+        "StartAt": "Both",
+        "States": {
+            "Both": {
+                "Type": "Parallel",
+                "Branches": [{"StartAt": "Inner", "States": {"Inner": {**branch_state, "End": True}}}],
+                "Catch": [{"ErrorEquals": catch, "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Succeed"},
+        },
+    }
+
+
+@pytest.mark.parametrize("catch", [["States.ALL"], ["States.QueryEvaluationError"]])
+def test_a_branch_error_named_states_is_caught_by_its_parallel(aws, catch):
+    failing = {"Type": "Pass", "Output": "{% $parse('not json') %}"}
+    result = run(aws, parallel_around(failing, catch))
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert [e for e in result["history"] if e["type"] == "ParallelStateFailed"]
+
+
+def test_a_map_iteration_error_named_states_is_caught_by_its_map(aws):
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "Items": "{% [1, 2] %}",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "Bad",
+                    "States": {"Bad": {"Type": "Pass", "Output": "{% $parse('not json') %}", "End": True}},
+                },
+                "Catch": [
+                    {
+                        "ErrorEquals": ["States.QueryEvaluationError"],
+                        "Output": "{% $states.errorOutput.Error %}",
+                        "Next": "Caught",
+                    }
+                ],
+                "End": True,
+            },
+            "Caught": {"Type": "Succeed"},
+        },
+    }
+    result = run(aws, definition)
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert json.loads(result["output"]) == "States.QueryEvaluationError"
+
+
+def test_states_all_does_not_catch_states_runtime(aws):
+    failing = {"Type": "Pass", "Parameters": {"parsed.$": "States.StringToJson($.text)"}}
+    result = run(aws, parallel_around(failing, ["States.ALL"], language="JSONPath"), {"text": "not json"})
+    assert result["status"] == "FAILED"
+    assert result["error"] == "States.Runtime"
+    assert "Custom Error Names" not in result.get("cause", "")
