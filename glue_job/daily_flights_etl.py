@@ -129,10 +129,11 @@ ORDER BY flight_date, started_at;
 """,
     "load_days.sql": """\
 -- Load the days claimed by one job run, as ONE BatchExecuteStatement: one transaction, all or nothing.
--- The job stages two sets of Parquet files and fills the placeholders {flights_path}, {loads_path},
--- {role_arn} and {region} (validated S3 paths and ARN; COPY takes no bind parameters). Every other
--- value travels as data: load ids, counts and rejects location in the loads files, flight dates and
--- the threshold in the ledger rows the claim wrote.
+-- The job stages two sets of Parquet files and fills the placeholders {flights_path}, {loads_path} and
+-- {role_arn} (validated S3 paths and ARN; COPY takes no bind parameters). Every other value travels as
+-- data: load ids, counts and rejects location in the loads files, flight dates and the threshold in the
+-- ledger rows the claim wrote. No REGION: Redshift refuses it for Parquet ("COPY from columnar data
+-- formats", usage notes); the staging bucket is in the cluster's Region.
 LOCK airlines.load_ledger;
 LOCK airlines.daily_flights_fact;
 
@@ -144,7 +145,7 @@ CREATE TEMP TABLE loads_stage (
     rows_filtered BIGINT,
     rejects_location VARCHAR(1024)
 );
-COPY loads_stage FROM '{loads_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET REGION '{region}';
+COPY loads_stage FROM '{loads_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET;
 
 -- The valid rows, airport ids still unresolved; same column order as the Parquet files.
 CREATE TEMP TABLE flights_stage (
@@ -157,7 +158,7 @@ CREATE TEMP TABLE flights_stage (
     dep_delay BIGINT,
     arr_delay BIGINT
 );
-COPY flights_stage FROM '{flights_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET REGION '{region}';
+COPY flights_stage FROM '{flights_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET;
 
 -- The loads that go ahead: still RUNNING (nobody took the claim over) and not older than a version of
 -- the same day that is already loaded (a late run never puts an old file back over a newer one).
@@ -260,6 +261,11 @@ class BadFile(Exception):
 
 class StatementFailed(Exception):
     pass
+
+
+def pandas_version() -> tuple[int, int]:
+    major, minor = pd.__version__.split(".")[:2]
+    return int(major), int(minor)
 
 
 def log(message: str) -> None:
@@ -846,6 +852,10 @@ def scan_file(
 
 # ---- one day: validate, stage, keep the rejects ----------------------------------------------------------
 
+# pandas 1.5 renamed to_csv's line_terminator to lineterminator; Glue's Python shell 3.9 ships pandas 1.4.2,
+# which knows only the old name, and pandas 2 only the new one.
+CSV_LINE_END = {"lineterminator": "\n"} if pandas_version() >= (1, 5) else {"line_terminator": "\n"}
+
 # Staged rows per Parquet file: the rows of many small days share a file (one PUT, one file for COPY to
 # read); a big day is cut into files of this many rows so that the job's memory stays bounded.
 PART_ROWS = 1_000_000
@@ -965,7 +975,7 @@ def stage_day(
         wrote_header = [False]
 
         def keep_rejects(rejected: pd.DataFrame) -> None:
-            rejected.to_csv(rejects_file, header=not wrote_header[0], index=False, lineterminator="\n")
+            rejected.to_csv(rejects_file, header=not wrote_header[0], index=False, **CSV_LINE_END)
             wrote_header[0] = True
 
         try:
@@ -1021,14 +1031,13 @@ def delete_prefix(s3, bucket: str, prefix: str) -> None:
     delete_keys(s3, bucket, keys)
 
 
-def load_batch(args: argparse.Namespace, region: str) -> list[str]:
+def load_batch(args: argparse.Namespace) -> list[str]:
     """The statements of sql/load_days.sql for this run's staged files (validated values only)."""
     root = f"s3://{args.raw_bucket}/{args.staging_prefix}{args.JOB_RUN_ID}/"
     values = {
         "flights_path": root + "flights/",
         "loads_path": root + "loads/",
         "role_arn": args.copy_role_arn,
-        "region": region,
     }
     if not re.fullmatch(r"s3://[a-z0-9.-]+/[A-Za-z0-9_.=/-]+/", values["flights_path"]):
         raise JobFailed(f"refusing to format staging path {values['flights_path']!r} into SQL")
@@ -1097,7 +1106,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             log("fault injected: exit_before_load: the process dies before the load transaction")
             os._exit(1)
         try:
-            db.batch(load_batch(args, region), f"load {len(staged)} day(s)")
+            db.batch(load_batch(args), f"load {len(staged)} day(s)")
         except StatementFailed as exc:
             for day in staged:
                 finish(db, day.load_id, "FAILED", True, f"load transaction failed: {exc}")

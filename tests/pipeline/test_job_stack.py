@@ -248,7 +248,7 @@ def test_an_older_version_never_replaces_a_newer_one(pipeline, nyc_days, expecte
     # The slow run's transaction finally commits: it must not put v1 back.
     args = job.parse_args(slow_args)
     db = job.Warehouse(args)
-    db.batch(job.load_batch(args, "us-east-1"), "late load")
+    db.batch(job.load_batch(args), "late load")
     assert expected.normalise(pipeline.facts()).equals(newer)
     assert newer.equals(expected(nyc_days["2013-01-02"]))
     ledger = pipeline.ledger().set_index("job_run_id")
