@@ -162,9 +162,11 @@ def base_argv(**overrides: str) -> list[str]:
 
 
 def test_arguments_ignore_glue_extras_and_default_the_threshold(job):
-    args = job.parse_args(base_argv() + ["--job-bookmark-option", "job-bookmark-disable", "--JOB_RUN_ID", "jr_1"])
-    assert args.min_dep_delay == 60 and args.JOB_RUN_ID == "jr_1" and args.fault == "none"
+    args = job.parse_args(base_argv() + ["--job-bookmark-option", "job-bookmark-disable", "--run_id", "exec-1"])
+    assert args.min_dep_delay == 60 and args.run_id == "exec-1" and args.fault == "none"
     job.check_settings(args, "us-east-1")
+    # Glue passes a Python shell job no --JOB_RUN_ID: without --run_id the run names itself.
+    assert re.fullmatch(r"manual_[0-9a-f]{32}", job.parse_args(base_argv()).run_id)
 
 
 @pytest.mark.parametrize(
@@ -182,7 +184,7 @@ def test_values_that_reach_sql_text_are_validated(job, overrides, words):
 
 
 def test_the_load_batch_fills_only_validated_values_and_can_inject_a_failure(job):
-    args = job.parse_args(base_argv(JOB_RUN_ID="jr_9"))
+    args = job.parse_args(base_argv(run_id="jr_9"))
     statements = job.load_batch(args)
     text = "\n".join(statements)
     assert "s3://flights-bucket/staging/flights/jr_9/flights/" in text and "{" not in text
@@ -194,27 +196,37 @@ def test_the_load_batch_fills_only_validated_values_and_can_inject_a_failure(job
     # Redshift refuses REGION in a COPY from Parquet ("COPY from columnar data formats", usage notes).
     copies = [s for s in statements if s.startswith("COPY ")]
     assert len(copies) == 2 and all("FORMAT AS PARQUET" in s and "REGION" not in s for s in copies)
-    failing = job.load_batch(job.parse_args(base_argv(JOB_RUN_ID="jr_9", fault="fail_in_transaction")))
+    failing = job.load_batch(job.parse_args(base_argv(run_id="jr_9", fault="fail_in_transaction")))
     assert failing[:-1] == statements and "fault injected" in failing[-1]
 
 
 class FakeGlue:
+    """GetJobRuns of a job with one run that carried the identity `jr_other` (None: Glue knows no such run)."""
+
     def __init__(self, state: str | None):
         self.state = state
 
-    def get_job_run(self, JobName, RunId, PredecessorsIncluded):  # noqa: N803 - boto3's names
-        if self.state is None:
-            raise ClientError({"Error": {"Code": "EntityNotFoundException", "Message": "no"}}, "GetJobRun")
-        return {"JobRun": {"JobRunState": self.state}}
+    def get_paginator(self, name):
+        assert name == "get_job_runs"
+        return self
+
+    def paginate(self, JobName):  # noqa: N803 - boto3's names
+        if self.state == "job deleted":
+            raise ClientError({"Error": {"Code": "EntityNotFoundException", "Message": "no"}}, "GetJobRuns")
+        other = {"Id": "jr_0123", "JobRunState": "SUCCEEDED", "Arguments": {"--run_id": "exec-earlier"}}
+        runs = [other] + ([{"Id": "jr_4567", "JobRunState": self.state, "Arguments": {"--run_id": "jr_other"}}]
+                          if self.state else [])  # found on the second page
+        return [{"JobRuns": runs[:1]}, {"JobRuns": runs[1:]}]
 
 
 @pytest.mark.parametrize(
     "state, age, abandoned",
     [("RUNNING", 10**6, False), ("STARTING", 0, False), ("FAILED", 0, True), ("TIMEOUT", 0, True),
-     ("STOPPED", 0, True), ("ERROR", 0, True), (None, 5, False), (None, 3000, True)],
+     ("STOPPED", 0, True), ("ERROR", 0, True), (None, 5, False), (None, 3000, True), ("job deleted", 5, False),
+     ("job deleted", 3000, True)],
 )
 def test_a_claim_is_abandoned_only_when_its_run_has_ended(job, state, age, abandoned):
-    args = SimpleNamespace(JOB_RUN_ID="jr_me", claim_timeout_minutes=2880)
+    args = SimpleNamespace(run_id="jr_me", claim_timeout_minutes=2880)
     owner = {"job_run_id": "jr_other", "job_name": "daily_flights_etl", "age_minutes": age}
     assert bool(job.claim_is_abandoned(FakeGlue(state), owner, args)) is abandoned
 
@@ -245,7 +257,7 @@ def test_a_day_with_rejected_rows_stages_and_writes_its_rejects_csv(job):
     obj = job.SourceObject(bucket="flights-bucket", key="raw/flights/date=2013-01-02/flights.csv",
                            day=dt.date(2013, 1, 2), version_id="v1", etag="e", last_modified=dt.datetime(2013, 1, 2),
                            size=len(body))
-    args = job.parse_args(base_argv(JOB_RUN_ID="jr_7"))
+    args = job.parse_args(base_argv(run_id="jr_7"))
     s3 = FakeS3(body)
     staging = job.Staging(s3, args.raw_bucket, "staging/flights/jr_7/flights/")
     day = job.stage_day(s3, args, obj, "load-1", AIRPORT_IDS, staging)
