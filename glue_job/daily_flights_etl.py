@@ -540,7 +540,7 @@ def candidate_keys(db: Warehouse, glue, args: argparse.Namespace) -> list[str]:
     if args.object_key:
         keys.add(args.object_key)
     log(f"{len(catalogued)} catalogued day(s) under s3://{args.raw_bucket}/{args.raw_prefix}, "
-        f"{len(catalogued) - len(keys - {args.object_key})} of them settled; {len(keys)} to consider")
+        f"{len(settled.intersection(catalogued))} of them settled; {len(keys)} to consider")
     return sorted(keys)
 
 
