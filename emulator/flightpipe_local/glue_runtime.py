@@ -126,8 +126,9 @@ def _build_once(final: Path, build) -> Path:
     with _locked(final.with_name(final.name + ".lock")):
         if (final / ".complete").exists():  # another process built it while we waited
             return final
+        for stale in final.parent.glob(f"{final.name}.building-*"):  # left by a builder that was killed
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = final.with_name(f"{final.name}.building-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
         started = time.monotonic()
         try:
             build(tmp)

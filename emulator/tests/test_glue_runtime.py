@@ -54,6 +54,7 @@ def test_a_runtime_is_built_once_whole_or_not_at_all(tmp_path):
         (tmp / "bin").mkdir()
 
     final = tmp_path / "runtime"
+    (tmp_path / "runtime.building-99999").mkdir()  # a builder killed half-way
     threads = [threading.Thread(target=glue_runtime._build_once, args=(final, build)) for _ in range(3)]
     for t in threads:
         t.start()
