@@ -93,7 +93,7 @@ class LoadBench:
         boto3.client("s3").upload_file(str(csv_path), self.bucket, key)
         result = self.folder / f"job-{time.monotonic_ns()}.json"
         argv = self.stack.job_argv(raw_bucket=self.bucket, object_key=key,
-                                   JOB_RUN_ID=f"jr_bench_{time.monotonic_ns()}")
+                                   run_id=f"jr_bench_{time.monotonic_ns()}")
         command = [sys.executable, "-m", "bench.job_driver", str(result), str(JOB_SCRIPT), "--", *argv]
         if profile:
             command = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(profile), "-m",

@@ -104,7 +104,7 @@ def glue_job_policy(names: Names, account: str) -> dict:
             "Action": [
                 "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
                 "glue:GetPartition", "glue:GetPartitions", "glue:BatchCreatePartition", "glue:BatchGetPartition",
-                "glue:UpdatePartition", "glue:GetJobRun",
+                "glue:UpdatePartition", "glue:GetJobRuns",
             ],
             "Resource": [arn["catalog"], arn["database"], arn["table"], arn["job"]],
         },

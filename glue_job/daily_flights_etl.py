@@ -3,25 +3,31 @@
 Each day's file lands at `s3://<raw_bucket>/<raw_prefix>date=YYYY-MM-DD/flights.csv` with the header
 `Carrier,OriginAirportID,DestAirportID,DepDelay,ArrDelay` (any column order). The job:
 
-1. finds the days the Glue crawler catalogued (`glue.get_partitions`) plus the `--object_key` it was started
-   for, and each day's *current* object version (`head_object`: VersionId, or the ETag when the bucket is
-   not versioned);
-2. claims every version the ledger `airlines.load_ledger` has not settled, with a parameterised
-   INSERT … WHERE NOT EXISTS (the ledger is the job's bookmark: a second or concurrent run finds nothing to
-   do twice). A RUNNING claim whose Glue job run has ended is abandoned: marked FAILED and taken over;
+1. finds the work: the `--object_key` it was started for, plus the days the Glue crawler catalogued
+   (`glue.get_partitions`) that the ledger has not settled (one query), and each such day's *current* object
+   version (`head_object`: VersionId, or the ETag when the bucket is not versioned). Days already loaded cost
+   nothing: a daily run makes the same few Data API statements after a year as after a day;
+2. claims all those versions in ONE BatchExecuteStatement (the candidates staged as a Parquet file, then
+   LOCK and INSERT … WHERE NOT EXISTS; the ledger `airlines.load_ledger` is the job's bookmark: a second or
+   concurrent run finds nothing to do twice). A RUNNING claim whose Glue job run has ended is abandoned:
+   marked FAILED and taken over;
 3. streams each claimed version (at its VersionId, one GET) in bounded chunks with pyarrow, validates every
    row (each check once per distinct text of a field, through pyarrow's dictionary encoding) and
-   writes the bad ones with a reason to `s3://<raw_bucket>/<rejects_prefix>date=…/<job_run_id>.csv`; a file
+   writes the bad ones with a reason to `s3://<raw_bucket>/<rejects_prefix>date=…/<run_id>.csv`; a file
    that is unusable as a whole (empty, header only, wrong columns, not UTF-8 CSV) fails with a message
    naming the object, and 0 fact rows change for that day;
 4. stages the valid rows at or above the threshold as Parquet (the rows of many days share a file) under
-   `s3://<raw_bucket>/<staging_prefix><job_run_id>/` and loads all
+   `s3://<raw_bucket>/<staging_prefix><run_id>/` and loads all
    claimed days in ONE BatchExecuteStatement (one transaction): COPY into temp tables, delete the days,
    insert them joined to `airlines.airports_dim` on both airports with `dep_delay >= min_dep_delay`, and
    mark the ledger rows LOADED with their counts. A crash anywhere leaves the previous state.
 
 Threshold: the reference course code kept `dep_delay > 60` while its README said "60 minutes or more";
 this job keeps `dep_delay >= --min_dep_delay` (default 60), as the README describes.
+
+The run's identity `--run_id` (the ledger's job_run_id, the staging folder, the rejects file name) is given by
+the state machine (its execution name): Glue passes a Python shell job no JOB_RUN_ID. Started by hand, a run
+calls itself `manual_<uuid>`.
 
 Raw files are never modified or deleted; staging files are deleted after each run.
 The SQL comes from the project's `sql/` folder, embedded below so this file runs on its own in Glue
@@ -37,6 +43,7 @@ import datetime as dt
 import io
 import json
 import os
+import random
 import re
 import sys
 import tempfile
@@ -68,44 +75,68 @@ S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 S3_PREFIX = re.compile(r"([A-Za-z0-9_.=-]+/)+")
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
-JOB_RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
+RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
+# Redshift fails one of two conflicting transactions with ERROR 1023 ("Serializable isolation violation");
+# the failed one is rolled back whole, so it is retried (doc "Serializable isolation").
+SERIALIZABLE_CONFLICT = re.compile(r"\b1023\b|serializable isolation violation", re.IGNORECASE)
+CONFLICT_RETRIES = 5
 
 # ---- SQL (copies of sql/*.sql, checked by tests/pipeline/test_job_unit.py) --------------------------------
 # @@SQL-BEGIN@@
 SQL = {
     "ledger_claim.sql": """\
--- Claim one object version for this job run: insert a RUNNING ledger row unless the version is already
--- loaded, being loaded, superseded, skipped or failed for good. Only a FAILED row marked retryable
--- (a crash, a lost connection) lets the same version be claimed again.
--- Two runs racing can both insert; ledger_claims_for_object.sql then elects the owner.
+-- Claim every candidate object version of one job run at once, as ONE BatchExecuteStatement (one
+-- transaction): a RUNNING ledger row for each version the ledger has not settled (loaded, being loaded,
+-- superseded, skipped or failed for good; only a FAILED row marked retryable lets a version be claimed
+-- again). The job stages the candidates as one Parquet file and fills {claims_path} and {role_arn}
+-- (validated; BatchExecuteStatement takes no bind parameters, so every value travels as data).
+-- LOCK serialises concurrent claims: without it two runs inserting at once fail one of them with
+-- Redshift's ERROR 1023 (serializable isolation violation; doc "LOCK").
+CREATE TEMP TABLE claims_stage (
+    load_id VARCHAR(64),
+    flight_date DATE,
+    source_bucket VARCHAR(63),
+    source_key VARCHAR(1024),
+    source_version VARCHAR(1024),
+    source_last_modified TIMESTAMP,
+    min_dep_delay INTEGER,
+    job_name VARCHAR(255),
+    job_run_id VARCHAR(255)
+);
+COPY claims_stage FROM '{claims_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET;
+
+LOCK airlines.load_ledger;
+
 INSERT INTO airlines.load_ledger (
     load_id, flight_date, source_bucket, source_key, source_version, source_last_modified,
     status, min_dep_delay, job_name, job_run_id, started_at
 )
 SELECT
-    :load_id, CAST(:flight_date AS DATE), :bucket, :key, :version, CAST(:last_modified AS TIMESTAMP),
-    'RUNNING', CAST(:min_dep_delay AS INTEGER), :job_name, :job_run_id, GETDATE()
+    c.load_id, c.flight_date, c.source_bucket, c.source_key, c.source_version, c.source_last_modified,
+    'RUNNING', c.min_dep_delay, c.job_name, c.job_run_id, GETDATE()
+FROM claims_stage c
 WHERE NOT EXISTS (
     SELECT 1
-    FROM airlines.load_ledger
-    WHERE source_bucket = :bucket
-      AND source_key = :key
-      AND source_version = :version
-      AND NOT (status = 'FAILED' AND retryable)
+    FROM airlines.load_ledger l
+    WHERE l.source_bucket = c.source_bucket
+      AND l.source_key = c.source_key
+      AND l.source_version = c.source_version
+      AND NOT (l.status = 'FAILED' AND l.retryable)
 );
-""",
-    "ledger_claims_for_object.sql": """\
--- The ledger rows that settle one object version, oldest first. The owner of a version is its LOADED
--- row, else the earliest RUNNING row (started_at, then load_id: every run elects the same one).
+
+-- The ledger rows that settle each candidate version, oldest first (the job reads this sub-statement's
+-- result). The owner of a version is its LOADED row, else the earliest RUNNING row (started_at, then
+-- load_id: every run elects the same one).
 SELECT
-    load_id, status, job_name, job_run_id, error,
-    DATEDIFF(minute, started_at, GETDATE()) AS age_minutes
-FROM airlines.load_ledger
-WHERE source_bucket = :bucket
-  AND source_key = :key
-  AND source_version = :version
-  AND NOT (status = 'FAILED' AND retryable)
-ORDER BY started_at, load_id;
+    l.source_key, l.source_version, l.load_id, l.status, l.job_name, l.job_run_id, l.error,
+    DATEDIFF(minute, l.started_at, GETDATE()) AS age_minutes
+FROM airlines.load_ledger l
+JOIN claims_stage c
+  ON l.source_bucket = c.source_bucket
+ AND l.source_key = c.source_key
+ AND l.source_version = c.source_version
+WHERE NOT (l.status = 'FAILED' AND l.retryable)
+ORDER BY l.source_key, l.started_at, l.load_id;
 """,
     "ledger_finish.sql": """\
 -- Close a RUNNING ledger row without loading it: FAILED (with the error and whether a later run may retry
@@ -129,10 +160,11 @@ ORDER BY flight_date, started_at;
 """,
     "load_days.sql": """\
 -- Load the days claimed by one job run, as ONE BatchExecuteStatement: one transaction, all or nothing.
--- The job stages two sets of Parquet files and fills the placeholders {flights_path}, {loads_path},
--- {role_arn} and {region} (validated S3 paths and ARN; COPY takes no bind parameters). Every other
--- value travels as data: load ids, counts and rejects location in the loads files, flight dates and
--- the threshold in the ledger rows the claim wrote.
+-- The job stages two sets of Parquet files and fills the placeholders {flights_path}, {loads_path} and
+-- {role_arn} (validated S3 paths and ARN; COPY takes no bind parameters). Every other value travels as
+-- data: load ids, counts and rejects location in the loads files, flight dates and the threshold in the
+-- ledger rows the claim wrote. No REGION: Redshift refuses it for Parquet ("COPY from columnar data
+-- formats", usage notes); the staging bucket is in the cluster's Region.
 LOCK airlines.load_ledger;
 LOCK airlines.daily_flights_fact;
 
@@ -144,7 +176,7 @@ CREATE TEMP TABLE loads_stage (
     rows_filtered BIGINT,
     rejects_location VARCHAR(1024)
 );
-COPY loads_stage FROM '{loads_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET REGION '{region}';
+COPY loads_stage FROM '{loads_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET;
 
 -- The valid rows, airport ids still unresolved; same column order as the Parquet files.
 CREATE TEMP TABLE flights_stage (
@@ -157,7 +189,7 @@ CREATE TEMP TABLE flights_stage (
     dep_delay BIGINT,
     arr_delay BIGINT
 );
-COPY flights_stage FROM '{flights_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET REGION '{region}';
+COPY flights_stage FROM '{flights_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET;
 
 -- The loads that go ahead: still RUNNING (nobody took the claim over) and not older than a version of
 -- the same day that is already loaded (a late run never puts an old file back over a newer one).
@@ -246,6 +278,21 @@ FROM loads_stage s
 WHERE load_ledger.load_id = s.load_id
   AND load_ledger.status = 'RUNNING';
 """,
+    "ledger_settled_keys.sql": """\
+-- The daily files of a bucket whose newest ledger row is settled: loaded, superseded, skipped, or failed
+-- for good. Discovery considers only the other catalogued days (new ones, retryable failures, claims that
+-- may be abandoned) plus the object the run was started for, so a daily run does not look at every old day.
+SELECT source_key
+FROM (
+    SELECT
+        source_key, status, retryable,
+        ROW_NUMBER() OVER (PARTITION BY source_key ORDER BY started_at DESC, load_id DESC) AS newest
+    FROM airlines.load_ledger
+    WHERE source_bucket = :bucket
+) ledger
+WHERE newest = 1
+  AND (status IN ('LOADED', 'SUPERSEDED', 'SKIPPED') OR (status = 'FAILED' AND NOT retryable));
+""",
 }
 # @@SQL-END@@
 
@@ -262,6 +309,11 @@ class StatementFailed(Exception):
     pass
 
 
+def pandas_version() -> tuple[int, int]:
+    major, minor = pd.__version__.split(".")[:2]
+    return int(major), int(minor)
+
+
 def log(message: str) -> None:
     print(message, flush=True)
 
@@ -272,8 +324,8 @@ def log(message: str) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Load new daily flights files into Redshift.", allow_abbrev=False)
     add = parser.add_argument
-    add("--JOB_NAME", default="daily_flights_etl")
-    add("--JOB_RUN_ID", default="")
+    add("--job_name", default="daily_flights_etl", help="the Glue job's name (Glue passes a Python shell job none)")
+    add("--run_id", default="", help="this run's identity (the state machine passes its execution name)")
     add("--raw_bucket", required=True)
     add("--raw_prefix", default="raw/flights/")
     add("--catalog_database", required=True)
@@ -294,7 +346,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--fault", choices=FAULTS, default="none", help="test-only fault injection")
     # Glue adds its own arguments (--job-bookmark-option, --scriptLocation, ...): ignore them.
     args, _glue_arguments = parser.parse_known_args(argv)
-    args.JOB_RUN_ID = args.JOB_RUN_ID or f"manual_{uuid.uuid4().hex}"
+    args.run_id = args.run_id or f"manual_{uuid.uuid4().hex}"
     for name in ("raw_prefix", "staging_prefix", "rejects_prefix"):
         value = getattr(args, name)
         setattr(args, name, value.strip("/") + "/" if value.strip("/") else "")
@@ -309,7 +361,7 @@ def check_settings(args: argparse.Namespace, region: str) -> None:
         ("--staging_prefix", args.staging_prefix, S3_PREFIX),
         ("--rejects_prefix", args.rejects_prefix, S3_PREFIX),
         ("--copy_role_arn", args.copy_role_arn, ROLE_ARN),
-        ("--JOB_RUN_ID", args.JOB_RUN_ID, JOB_RUN_ID),
+        ("--run_id", args.run_id, RUN_ID),
         ("region", region, REGION),
     ]
     for name, value, pattern in checks:
@@ -367,29 +419,45 @@ class Warehouse:
                 raise StatementFailed(f"{what}: statement {statement_id} not finished after {self.timeout:.0f}s")
             delay = min(delay * 1.25, 2.0)
 
+    def _retrying(self, submit: Callable[[], str], what: str) -> dict[str, Any]:
+        """Submit and wait; a transaction that lost a serializable conflict (ERROR 1023) is submitted again
+        after a growing, jittered pause (it was rolled back whole, so running it again is safe)."""
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                return self._wait(submit(), what)
+            except StatementFailed as exc:
+                if attempt == CONFLICT_RETRIES or not SERIALIZABLE_CONFLICT.search(str(exc)):
+                    raise
+                pause = min(0.2 * 2**attempt, 5.0) * (0.5 + random.random())  # noqa: S311 - jitter, not crypto
+                log(f"{what}: serializable conflict with another transaction, retrying in {pause:.1f}s")
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
     def execute(self, sql: str, what: str, **params: Any) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"Sql": sql, **self.target}
         if params:  # the Data API takes text values and rejects empty ones: the SQL casts them
             kwargs["Parameters"] = [{"name": k, "value": str(v)} for k, v in params.items()]
-        return self._wait(self.client.execute_statement(**kwargs)["Id"], what)
+        return self._retrying(lambda: self.client.execute_statement(**kwargs)["Id"], what)
 
-    def query(self, sql: str, what: str, **params: Any) -> list[dict[str, Any]]:
-        desc = self.execute(sql, what, **params)
+    def rows(self, statement_id: str) -> list[dict[str, Any]]:
+        """The result of a finished statement (or batch sub-statement `<id>:N`), every page."""
         rows: list[dict[str, Any]] = []
-        if not desc.get("HasResultSet"):
-            return rows
         token = None
         while True:
-            page = self.client.get_statement_result(Id=desc["Id"], **({"NextToken": token} if token else {}))
+            page = self.client.get_statement_result(Id=statement_id, **({"NextToken": token} if token else {}))
             names = [c["name"] for c in page["ColumnMetadata"]]
             rows += [dict(zip(names, map(field_value, record))) for record in page["Records"]]
             token = page.get("NextToken")
             if not token:
                 return rows
 
+    def query(self, sql: str, what: str, **params: Any) -> list[dict[str, Any]]:
+        desc = self.execute(sql, what, **params)
+        return self.rows(desc["Id"]) if desc.get("HasResultSet") else []
+
     def batch(self, sqls: list[str], what: str) -> dict[str, Any]:
         """All statements in one transaction: BatchExecuteStatement commits all or none."""
-        return self._wait(self.client.batch_execute_statement(Sqls=sqls, **self.target)["Id"], what)
+        return self._retrying(lambda: self.client.batch_execute_statement(Sqls=sqls, **self.target)["Id"], what)
 
 
 def field_value(field: dict[str, Any]) -> Any:
@@ -463,14 +531,23 @@ def catalogued_keys(glue, args: argparse.Namespace) -> list[str]:
     return keys
 
 
-def current_objects(s3, glue, args: argparse.Namespace) -> list[SourceObject]:
-    """The current version of each catalogued day's file (and of --object_key), oldest day first."""
-    keys = set(catalogued_keys(glue, args))
+def candidate_keys(db: Warehouse, glue, args: argparse.Namespace) -> list[str]:
+    """The daily files this run considers: --object_key, and every catalogued day the ledger has not settled."""
+    catalogued = catalogued_keys(glue, args)
+    settled = {row["source_key"] for row in db.query(
+        SQL["ledger_settled_keys.sql"], "read the settled days", bucket=args.raw_bucket)}
+    keys = {key for key in catalogued if key not in settled}
     if args.object_key:
         keys.add(args.object_key)
-    log(f"{len(keys)} daily file(s) known under s3://{args.raw_bucket}/{args.raw_prefix}")
+    log(f"{len(catalogued)} catalogued day(s) under s3://{args.raw_bucket}/{args.raw_prefix}, "
+        f"{len(settled.intersection(catalogued))} of them settled; {len(keys)} to consider")
+    return sorted(keys)
+
+
+def current_objects(s3, keys: list[str], args: argparse.Namespace) -> list[SourceObject]:
+    """The current version of each daily file of `keys`, oldest day first."""
     found = []
-    for key in sorted(keys):
+    for key in keys:
         try:
             day = day_of_key(key, args.raw_prefix)
         except JobFailed as exc:
@@ -507,51 +584,110 @@ class Claim:
     failed_before: bool = False  # the version already FAILED for good
 
 
-def claim(db: Warehouse, glue, obj: SourceObject, args: argparse.Namespace) -> Claim:
-    """Insert our RUNNING ledger row for `obj` unless the version is settled; take over dead claims."""
-    where = {"bucket": obj.bucket, "key": obj.key, "version": obj.version}
-    for _attempt in range(3):
-        load_id = uuid.uuid4().hex
-        db.execute(
-            SQL["ledger_claim.sql"], f"claim {obj.uri}", load_id=load_id, flight_date=obj.day.isoformat(),
-            last_modified=obj.last_modified.strftime("%Y-%m-%d %H:%M:%S.%f"), min_dep_delay=args.min_dep_delay,
-            job_name=args.JOB_NAME, job_run_id=args.JOB_RUN_ID, **where,
-        )
-        rows = db.query(SQL["ledger_claims_for_object.sql"], f"read claims of {obj.uri}", **where)
-        loaded = [r for r in rows if r["status"] in ("LOADED", "SUPERSEDED")]
-        running = [r for r in rows if r["status"] == "RUNNING"]
-        mine = [r for r in running if r["load_id"] == load_id]
-        if loaded:
-            return Claim(obj, None, f"already loaded by job run {loaded[0]['job_run_id']}")
-        if running and running[0]["load_id"] == load_id:
-            return Claim(obj, load_id)
-        if mine:  # two runs raced; the earliest claim wins and ours steps aside
-            finish(db, load_id, "SKIPPED", False, f"claim lost to load {running[0]['load_id']}")
-        if not running:
-            failed = [r for r in rows if r["status"] == "FAILED"]
-            if failed:
-                return Claim(obj, None, f"failed before: {failed[-1]['error']}", failed_before=True)
-            return Claim(obj, None, f"settled earlier ({rows[-1]['status'] if rows else 'no ledger row'})")
-        owner = running[0]
-        dead = claim_is_abandoned(glue, owner, args)
-        if not dead:
-            return Claim(obj, None, f"being loaded by job run {owner['job_run_id']}")
-        log(f"{obj.uri}: taking over the claim of job run {owner['job_run_id']} ({dead})")
-        finish(db, owner["load_id"], "FAILED", True, f"abandoned: {dead}; taken over by job run {args.JOB_RUN_ID}")
-    return Claim(obj, None, "could not claim after 3 attempts")
+CLAIM_ROUNDS = 3  # a round takes over abandoned claims; the next claims their versions again
+
+
+def claim_all(db: Warehouse, s3, glue, objects: list[SourceObject], args: argparse.Namespace) -> list[Claim]:
+    """Claim every version of `objects` in one transaction; take over claims whose run has ended."""
+    decided: dict[str, Claim] = {}
+    pending = list(objects)
+    for round_number in range(CLAIM_ROUNDS):
+        if not pending:
+            break
+        load_ids = {obj.key: uuid.uuid4().hex for obj in pending}
+        rows = claim_batch(db, s3, args, pending, load_ids, round_number)
+        retry = []
+        for obj in pending:
+            mine = load_ids[obj.key]
+            got = decide(db, glue, obj, mine, [r for r in rows if (r["source_key"], r["source_version"]) ==
+                                                 (obj.key, obj.version)], args)
+            if got is None:
+                retry.append(obj)
+            else:
+                decided[obj.key] = got
+        pending = retry
+    for obj in pending:
+        decided[obj.key] = Claim(obj, None, f"could not claim after {CLAIM_ROUNDS} attempts")
+    return [decided[obj.key] for obj in objects]
+
+
+def claim_batch(db: Warehouse, s3, args: argparse.Namespace, objects: list[SourceObject],
+                load_ids: dict[str, str], round_number: int) -> list[dict[str, Any]]:
+    """Stage the candidates as Parquet and run sql/ledger_claim.sql; the ledger rows of every candidate."""
+    table = pa.table({
+        "load_id": pa.array([load_ids[o.key] for o in objects], pa.string()),
+        "flight_date": pa.array([o.day for o in objects], pa.date32()),
+        "source_bucket": pa.array([o.bucket for o in objects], pa.string()),
+        "source_key": pa.array([o.key for o in objects], pa.string()),
+        "source_version": pa.array([o.version for o in objects], pa.string()),
+        "source_last_modified": pa.array([o.last_modified.replace(tzinfo=None) for o in objects], pa.timestamp("us")),
+        "min_dep_delay": pa.array([args.min_dep_delay] * len(objects), pa.int32()),
+        "job_name": pa.array([args.job_name] * len(objects), pa.string()),
+        "job_run_id": pa.array([args.run_id] * len(objects), pa.string()),
+    })
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    prefix = f"{args.staging_prefix}{args.run_id}/claims/round-{round_number}/"
+    s3.put_object(Bucket=args.raw_bucket, Key=prefix + "claims.parquet", Body=buffer.getvalue())
+    statements = fill_sql("ledger_claim.sql", claims_path=f"s3://{args.raw_bucket}/{prefix}",
+                          role_arn=args.copy_role_arn)
+    try:
+        done = db.batch(statements, f"claim {len(objects)} object version(s)")
+    finally:
+        delete_keys(s3, args.raw_bucket, [prefix + "claims.parquet"])
+    return db.rows(f"{done['Id']}:{len(statements)}")
+
+
+def decide(db: Warehouse, glue, obj: SourceObject, load_id: str, rows: list[dict[str, Any]],
+           args: argparse.Namespace) -> Claim | None:
+    """What the ledger rows of one version mean for this run; None: an abandoned claim was taken over, claim
+    the version again."""
+    loaded = [r for r in rows if r["status"] in ("LOADED", "SUPERSEDED")]
+    running = [r for r in rows if r["status"] == "RUNNING"]
+    mine = [r for r in running if r["load_id"] == load_id]
+    if loaded:
+        if mine:
+            finish(db, load_id, "SKIPPED", False, f"already loaded by job run {loaded[0]['job_run_id']}")
+        return Claim(obj, None, f"already loaded by job run {loaded[0]['job_run_id']}")
+    if running and running[0]["load_id"] == load_id:
+        return Claim(obj, load_id)
+    if mine:  # two runs raced; the earliest claim wins and ours steps aside
+        finish(db, load_id, "SKIPPED", False, f"claim lost to load {running[0]['load_id']}")
+    if not running:
+        failed = [r for r in rows if r["status"] == "FAILED"]
+        if failed:
+            return Claim(obj, None, f"failed before: {failed[-1]['error']}", failed_before=True)
+        return Claim(obj, None, f"settled earlier ({rows[-1]['status'] if rows else 'no ledger row'})")
+    owner = running[0]
+    dead = claim_is_abandoned(glue, owner, args)
+    if not dead:
+        return Claim(obj, None, f"being loaded by job run {owner['job_run_id']}")
+    log(f"{obj.uri}: taking over the claim of job run {owner['job_run_id']} ({dead})")
+    finish(db, owner["load_id"], "FAILED", True, f"abandoned: {dead}; taken over by job run {args.run_id}")
+    return None
+
+
+def glue_run_state(glue, job_name: str, run_id: str) -> str | None:
+    """The state of the Glue run of `job_name` that carried the identity `run_id` (its --run_id argument,
+    or its own id), or None when Glue knows no such run."""
+    try:
+        for page in glue.get_paginator("get_job_runs").paginate(JobName=job_name):
+            for run in page["JobRuns"]:
+                if run_id in (run.get("Id"), (run.get("Arguments") or {}).get("--run_id")):
+                    return run["JobRunState"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "EntityNotFoundException":
+            raise
+    return None
 
 
 def claim_is_abandoned(glue, owner: dict[str, Any], args: argparse.Namespace) -> str:
     """Why the RUNNING claim `owner` will never finish, or '' if it may still."""
-    if owner["job_run_id"] == args.JOB_RUN_ID:
+    if owner["job_run_id"] == args.run_id:
         return ""
-    try:
-        run = glue.get_job_run(JobName=owner["job_name"], RunId=owner["job_run_id"], PredecessorsIncluded=False)
-        state = run["JobRun"]["JobRunState"]
+    state = glue_run_state(glue, owner["job_name"], owner["job_run_id"])
+    if state is not None:
         return f"job run {owner['job_run_id']} is {state}" if state in ENDED_RUN_STATES else ""
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "EntityNotFoundException":
-            raise
     # Not a Glue run (started by hand): abandoned once older than any run may last.
     age = owner.get("age_minutes") or 0
     if age >= args.claim_timeout_minutes:
@@ -846,6 +982,10 @@ def scan_file(
 
 # ---- one day: validate, stage, keep the rejects ----------------------------------------------------------
 
+# pandas 1.5 renamed to_csv's line_terminator to lineterminator; Glue's Python shell 3.9 ships pandas 1.4.2,
+# which knows only the old name, and pandas 2 only the new one.
+CSV_LINE_END = {"lineterminator": "\n"} if pandas_version() >= (1, 5) else {"line_terminator": "\n"}
+
 # Staged rows per Parquet file: the rows of many small days share a file (one PUT, one file for COPY to
 # read); a big day is cut into files of this many rows so that the job's memory stays bounded.
 PART_ROWS = 1_000_000
@@ -965,7 +1105,7 @@ def stage_day(
         wrote_header = [False]
 
         def keep_rejects(rejected: pd.DataFrame) -> None:
-            rejected.to_csv(rejects_file, header=not wrote_header[0], index=False, lineterminator="\n")
+            rejected.to_csv(rejects_file, header=not wrote_header[0], index=False, **CSV_LINE_END)
             wrote_header[0] = True
 
         try:
@@ -983,7 +1123,7 @@ def stage_day(
         rejects_location = None
         if counts.rows_rejected:
             rejects_file.flush()
-            key = f"{args.rejects_prefix}date={obj.day.isoformat()}/{args.JOB_RUN_ID}.csv"
+            key = f"{args.rejects_prefix}date={obj.day.isoformat()}/{args.run_id}.csv"
             s3.upload_file(rejects_file.name, args.raw_bucket, key)
             rejects_location = f"s3://{args.raw_bucket}/{key}"
     staging.add(day_tables)
@@ -1003,7 +1143,7 @@ def put_loads_manifest(s3, args: argparse.Namespace, staged: list[StagedDay]) ->
     )
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
-    key = f"{args.staging_prefix}{args.JOB_RUN_ID}/loads/loads.parquet"
+    key = f"{args.staging_prefix}{args.run_id}/loads/loads.parquet"
     s3.put_object(Bucket=args.raw_bucket, Key=key, Body=buffer.getvalue())
     return key
 
@@ -1021,18 +1161,28 @@ def delete_prefix(s3, bucket: str, prefix: str) -> None:
     delete_keys(s3, bucket, keys)
 
 
-def load_batch(args: argparse.Namespace, region: str) -> list[str]:
-    """The statements of sql/load_days.sql for this run's staged files (validated values only)."""
-    root = f"s3://{args.raw_bucket}/{args.staging_prefix}{args.JOB_RUN_ID}/"
-    values = {
-        "flights_path": root + "flights/",
-        "loads_path": root + "loads/",
-        "role_arn": args.copy_role_arn,
-        "region": region,
-    }
-    if not re.fullmatch(r"s3://[a-z0-9.-]+/[A-Za-z0-9_.=/-]+/", values["flights_path"]):
-        raise JobFailed(f"refusing to format staging path {values['flights_path']!r} into SQL")
-    statements = split_statements(re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], SQL["load_days.sql"]))
+# Values formatted into SQL text must look like these (they were validated by check_settings already).
+SQL_VALUES = {
+    "claims_path": re.compile(r"s3://[a-z0-9.-]+/[A-Za-z0-9_.=/-]+/"),
+    "flights_path": re.compile(r"s3://[a-z0-9.-]+/[A-Za-z0-9_.=/-]+/"),
+    "loads_path": re.compile(r"s3://[a-z0-9.-]+/[A-Za-z0-9_.=/-]+/"),
+    "role_arn": ROLE_ARN,
+}
+
+
+def fill_sql(name: str, **values: str) -> list[str]:
+    """The statements of sql/<name> with its {placeholders} filled by validated values only."""
+    for key, value in values.items():
+        if not SQL_VALUES[key].fullmatch(value):
+            raise JobFailed(f"refusing to format {key} {value!r} into SQL")
+    return split_statements(re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], SQL[name]))
+
+
+def load_batch(args: argparse.Namespace) -> list[str]:
+    """The statements of sql/load_days.sql for this run's staged files."""
+    root = f"s3://{args.raw_bucket}/{args.staging_prefix}{args.run_id}/"
+    statements = fill_sql("load_days.sql", flights_path=root + "flights/", loads_path=root + "loads/",
+                          role_arn=args.copy_role_arn)
     if args.fault == "fail_in_transaction":
         statements.append("SELECT CAST('fault injected: fail_in_transaction' AS INTEGER)")
     return statements
@@ -1050,7 +1200,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.object_key:
         day_of_key(args.object_key, args.raw_prefix)
     s3, glue, db = boto3.client("s3"), boto3.client("glue"), Warehouse(args)
-    log(f"job run {args.JOB_RUN_ID}: daily flights s3://{args.raw_bucket}/{args.raw_prefix} → Redshift "
+    log(f"job run {args.run_id}: daily flights s3://{args.raw_bucket}/{args.raw_prefix} → Redshift "
         f"(dep_delay >= {args.min_dep_delay})" + (f", started for {args.object_key}" if args.object_key else ""))
 
     dimension = db.query("SELECT DISTINCT airport_id FROM airlines.airports_dim", "read the airport ids")
@@ -1061,8 +1211,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     errors: list[str] = []
     claims = []
-    for obj in current_objects(s3, glue, args):
-        got = claim(db, glue, obj, args)
+    objects = current_objects(s3, candidate_keys(db, glue, args), args)
+    for got in claim_all(db, s3, glue, objects, args) if objects else []:
+        obj = got.obj
         log(f"{obj.day} {obj.uri}: " + ("claimed as load " + got.load_id if got.load_id else got.note))
         if got.load_id:
             claims.append(got)
@@ -1070,7 +1221,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             errors.append(f"{obj.uri}: {got.note}")
 
     staged: list[StagedDay] = []
-    staging = Staging(s3, args.raw_bucket, f"{args.staging_prefix}{args.JOB_RUN_ID}/flights/")
+    staging = Staging(s3, args.raw_bucket, f"{args.staging_prefix}{args.run_id}/flights/")
     for got in claims:
         try:
             day = stage_day(s3, args, got.obj, got.load_id, airport_ids, staging)
@@ -1097,21 +1248,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             log("fault injected: exit_before_load: the process dies before the load transaction")
             os._exit(1)
         try:
-            db.batch(load_batch(args, region), f"load {len(staged)} day(s)")
+            db.batch(load_batch(args), f"load {len(staged)} day(s)")
         except StatementFailed as exc:
             for day in staged:
                 finish(db, day.load_id, "FAILED", True, f"load transaction failed: {exc}")
             errors.append(f"load of {', '.join(d.obj.uri for d in staged)} failed: {exc}")
         finally:
-            delete_prefix(s3, args.raw_bucket, f"{args.staging_prefix}{args.JOB_RUN_ID}/")
+            delete_prefix(s3, args.raw_bucket, f"{args.staging_prefix}{args.run_id}/")
 
-    ledger = db.query(SQL["ledger_for_run.sql"], "read this run's ledger rows", job_run_id=args.JOB_RUN_ID)
+    ledger = db.query(SQL["ledger_for_run.sql"], "read this run's ledger rows", job_run_id=args.run_id)
     for row in ledger:
         log(f"{row['flight_date']} {row['status']}: read {row['rows_read']}, loaded {row['rows_loaded']}, "
             f"rejected {row['rows_rejected']}, filtered {row['rows_filtered']}"
             + (f" ({row['error']})" if row["error"] and row["status"] != "LOADED" else ""))
     summary = {
-        "job_run_id": args.JOB_RUN_ID,
+        "job_run_id": args.run_id,
         "object_key": args.object_key or None,
         "min_dep_delay": args.min_dep_delay,
         "loads": ledger,

@@ -1,8 +1,9 @@
 -- Load the days claimed by one job run, as ONE BatchExecuteStatement: one transaction, all or nothing.
--- The job stages two sets of Parquet files and fills the placeholders {flights_path}, {loads_path},
--- {role_arn} and {region} (validated S3 paths and ARN; COPY takes no bind parameters). Every other
--- value travels as data: load ids, counts and rejects location in the loads files, flight dates and
--- the threshold in the ledger rows the claim wrote.
+-- The job stages two sets of Parquet files and fills the placeholders {flights_path}, {loads_path} and
+-- {role_arn} (validated S3 paths and ARN; COPY takes no bind parameters). Every other value travels as
+-- data: load ids, counts and rejects location in the loads files, flight dates and the threshold in the
+-- ledger rows the claim wrote. No REGION: Redshift refuses it for Parquet ("COPY from columnar data
+-- formats", usage notes); the staging bucket is in the cluster's Region.
 LOCK airlines.load_ledger;
 LOCK airlines.daily_flights_fact;
 
@@ -14,7 +15,7 @@ CREATE TEMP TABLE loads_stage (
     rows_filtered BIGINT,
     rejects_location VARCHAR(1024)
 );
-COPY loads_stage FROM '{loads_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET REGION '{region}';
+COPY loads_stage FROM '{loads_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET;
 
 -- The valid rows, airport ids still unresolved; same column order as the Parquet files.
 CREATE TEMP TABLE flights_stage (
@@ -27,7 +28,7 @@ CREATE TEMP TABLE flights_stage (
     dep_delay BIGINT,
     arr_delay BIGINT
 );
-COPY flights_stage FROM '{flights_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET REGION '{region}';
+COPY flights_stage FROM '{flights_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET;
 
 -- The loads that go ahead: still RUNNING (nobody took the claim over) and not older than a version of
 -- the same day that is already loaded (a late run never puts an old file back over a newer one).

@@ -1,9 +1,14 @@
-"""Glue jobs that run, on the local stack: a Glue Python shell job is its script run by this Python.
+"""Glue jobs that run, on the local stack: a Glue Python shell job is its script run in Glue's Python runtime.
 
-`StartJobRun` downloads the job's script from S3 and runs it as a subprocess: the job's DefaultArguments merged
-with the run's Arguments as `--key value`, plus `--JOB_NAME`/`--JOB_RUN_ID`; boto3 inside the script pointed at
-the emulator; stdout/stderr shipped to CloudWatch Logs (`/aws-glue/python-jobs/output|error`, stream = run id);
-`Timeout` and `MaxConcurrentRuns` enforced; `BatchStopJobRun` (which moto lacks) honoured.
+`StartJobRun` returns a run in STARTING at once, as Glue does; a watcher thread then prepares the run (Glue's
+Python 3.9 runtime from `glue_runtime.py`, the script downloaded from S3 — a missing script fails the run here,
+after STARTING, with Glue's error), runs the script as a subprocess (RUNNING) and records how it ended. The script
+gets the job's DefaultArguments merged with the run's Arguments and NonOverridableArguments as `--key value`, and
+for a Spark (`glueetl`) job `--JOB_NAME`/`--JOB_RUN_ID`; a Python shell job gets no `--JOB_RUN_ID`, as on AWS.
+boto3 inside the script is pointed at the emulator; stdout/stderr go to CloudWatch Logs
+(`/aws-glue/python-jobs/output|error`, stream = run id), the output stream starting with one line naming the Python
+and library versions; `Timeout` and `MaxConcurrentRuns` (every STARTING, RUNNING or STOPPING run counts) are
+enforced; `BatchStopJobRun` (which moto lacks) is honoured.
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ import math
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -28,6 +32,7 @@ from moto.glue.models import FakeJob, FakeJobRun, GlueBackend
 from moto.glue.responses import GlueResponse
 from moto.s3.models import FakeKey, s3_backends
 
+from flightpipe_local import glue_runtime
 from flightpipe_local.cloudwatch import put_log_lines
 from flightpipe_local.context import StackContext
 
@@ -37,6 +42,7 @@ log = logging.getLogger("flightpipe_local.glue")
 SECONDS_PER_TIMEOUT_MINUTE = 60.0
 # How often a job's watcher checks for exit/stop/timeout and ships new output to CloudWatch Logs.
 JOB_POLL_SECONDS = 0.05
+JOB_SITE_DIR = Path(__file__).resolve().parent / "glue_runtimes" / "site"
 JOB_LOG_GROUP = "/aws-glue/python-jobs"
 JOB_OUTPUT_LOG_GROUP = "/aws-glue/python-jobs/output"
 JOB_ERROR_LOG_GROUP = "/aws-glue/python-jobs/error"
@@ -125,13 +131,22 @@ def _start_job_run(
     return run.job_run_id
 
 
-def job_command_line(script: Path, job_name: str, run_id: str, arguments: dict[str, str]) -> list[str]:
-    """How Glue calls a Python shell script: `script --key value … --JOB_NAME n --JOB_RUN_ID jr_…`."""
-    argv = [sys.executable, "-u", str(script)]
+def job_command_line(
+    python: str, script: Path, job_name: str, run_id: str, arguments: dict[str, str], command: str = "pythonshell"
+) -> list[str]:
+    """How Glue calls a job script: `script --key value …`; Spark jobs also get `--JOB_NAME n --JOB_RUN_ID jr_…`.
+
+    Python shell jobs get no JOB_RUN_ID ("You are able to get RunID in a Spark Job but not Python Job",
+    boto/boto3#3506), nor JOB_NAME: a script must not rely on either. Precedence of the arguments
+    (NonOverridableArguments over the run's Arguments over DefaultArguments) follows "Using job parameters in
+    AWS Glue jobs"; the merge happens in StartJobRun."""
+    argv = [python, "-u", str(script)]
     for key, value in arguments.items():
         if key.startswith("--"):  # keys without dashes (e.g. `library-set`) configure Glue, not the script
             argv += [key, value]
-    return argv + ["--JOB_NAME", job_name, "--JOB_RUN_ID", run_id]
+    if command == "glueetl":
+        argv += ["--JOB_NAME", job_name, "--JOB_RUN_ID", run_id]
+    return argv
 
 
 def job_environment(ctx: StackContext) -> dict[str, str]:
@@ -145,7 +160,10 @@ def job_environment(ctx: StackContext) -> dict[str, str]:
         AWS_DEFAULT_REGION=ctx.region,
         AWS_REGION=ctx.region,
         PYTHONUNBUFFERED="1",
+        # Only the endpoint shim (older botocore ignores AWS_ENDPOINT_URL): nothing of this process's own path.
+        PYTHONPATH=str(JOB_SITE_DIR),
     )
+    env.pop("PYTHONHOME", None)
     return env
 
 
@@ -165,25 +183,50 @@ def _fetch_script(run: LocalJobRun) -> Path:
 
 
 def _launch(run: LocalJobRun) -> None:
+    """The run is STARTING; prepare and run it in a thread of its own, as Glue does after StartJobRun returns."""
+    with _registry_lock:
+        _active_runs.append(run)
+    threading.Thread(target=_run, args=(run,), name=f"glue-job-{run.job_run_id[:11]}", daemon=True).start()
+
+
+def _run(run: LocalJobRun) -> None:
+    try:
+        _start_process(run)
+        if run.process is not None:
+            _watch(run)
+    finally:
+        with _registry_lock:
+            if run in _active_runs:
+                _active_runs.remove(run)
+
+
+def _start_process(run: LocalJobRun) -> None:
     ctx = _require_ctx()
     run.run_dir = ctx.state_dir / "glue" / "jobs" / run.job_name / run.job_run_id
     run.run_dir.mkdir(parents=True, exist_ok=True)
+    for group in (JOB_OUTPUT_LOG_GROUP, JOB_ERROR_LOG_GROUP):
+        put_log_lines(run.job.backend, group, run.job_run_id, [])  # streams exist from the start
     try:
+        runtime = glue_runtime.resolve()
         script = _fetch_script(run)
-        argv = job_command_line(script, run.job_name, run.job_run_id, run.arguments or {})
+        command = (run.job.command or {}).get("Name", "pythonshell")
+        argv = job_command_line(runtime.python, script, run.job_name, run.job_run_id, run.arguments or {}, command)
+        if run.stop_requested:
+            _finish(run, "STOPPED", None)
+            return
         with open(run.run_dir / "stdout.log", "wb") as out, open(run.run_dir / "stderr.log", "wb") as err:
+            out.write(runtime.banner.encode() + b"\n")  # the first line of the run's output log
+            out.flush()
             run.process = subprocess.Popen(
                 argv, cwd=run.run_dir, env=job_environment(ctx), stdout=out, stderr=err, start_new_session=True
             )
-    except Exception as exc:  # the run exists (it has an id) but fails, as on AWS
+    except Exception as exc:  # the run exists (it has an id) and fails after STARTING, as on AWS
+        (run.run_dir / "stderr.log").write_text(f"{exc}\n")
+        _ship_job_logs(run, final=True)
         _finish(run, "FAILED", str(exc))
         return
-    for group in (JOB_OUTPUT_LOG_GROUP, JOB_ERROR_LOG_GROUP):
-        put_log_lines(run.job.backend, group, run.job_run_id, [])  # streams exist from the start
-    run.status = "RUNNING"
-    with _registry_lock:
-        _active_runs.append(run)
-    threading.Thread(target=_watch, args=(run,), name=f"glue-job-{run.job_run_id[:11]}", daemon=True).start()
+    if run.status == "STARTING":
+        run.status = "RUNNING"
 
 
 def _watch(run: LocalJobRun) -> None:
@@ -213,9 +256,6 @@ def _watch(run: LocalJobRun) -> None:
     else:
         stderr = (run.run_dir / "stderr.log").read_text(errors="replace")
         _finish(run, "FAILED", error_message_from_stderr(stderr, proc.returncode))
-    with _registry_lock:
-        if run in _active_runs:
-            _active_runs.remove(run)
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -246,6 +286,8 @@ def error_message_from_stderr(stderr: str, returncode: int) -> str:
 
 def _ship_job_logs(run: LocalJobRun, final: bool = False) -> None:
     for stream, group in (("stdout", JOB_OUTPUT_LOG_GROUP), ("stderr", JOB_ERROR_LOG_GROUP)):
+        if not (run.run_dir / f"{stream}.log").exists():
+            continue
         with open(run.run_dir / f"{stream}.log", "rb") as f:
             f.seek(run.log_offsets[stream])
             chunk = f.read()
@@ -328,6 +370,15 @@ def _response_update_job(self: GlueResponse) -> Any:
     return ActionResult({"JobName": name})
 
 
+def _prepare_runtime() -> None:
+    try:
+        runtime = glue_runtime.resolve()
+    except Exception as exc:  # reported again by every job run that needs it
+        log.error("Glue runtime unavailable: %s", exc)
+        return
+    log.info("%s", runtime.banner)
+
+
 def _require_ctx() -> StackContext:
     if _ctx is None:
         raise RuntimeError("flightpipe_local.glue.install(ctx) has not been called")
@@ -338,6 +389,9 @@ def install(ctx: StackContext) -> None:
     global _ctx
     _ctx = ctx
     (ctx.state_dir / "glue").mkdir(parents=True, exist_ok=True)
+    # Prepare Glue's runtime now (built once per machine), so that the first job run does not wait for it; a
+    # missing Python 3.9 is reported in the stack's log here.
+    threading.Thread(target=_prepare_runtime, name="glue-runtime", daemon=True).start()
     FakeJob.start_job_run = _start_job_run
     GlueBackend.create_job = _create_job
     GlueResponse.update_job = _response_update_job

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
-from flightpipe_local import glue, glue_classifier, glue_crawler, glue_jobs
+from flightpipe_local import glue, glue_classifier, glue_crawler, glue_jobs, glue_runtime
 
 DATA = Path(__file__).resolve().parents[2] / "data"  # the repository's airports and sample days
 
@@ -230,8 +231,14 @@ load()
 SLEEPING_SCRIPT = "import time\nprint('sleeping', flush=True)\ntime.sleep(30)\n"
 
 
+@pytest.fixture(scope="module")
+def runtime():
+    """Glue's Python runtime, built before the first run (a first build takes minutes; later ones are cached)."""
+    return glue_runtime.resolve()
+
+
 @pytest.fixture
-def make_job(aws):
+def make_job(aws, runtime):
     s3, client = aws("s3"), aws("glue")
     bucket = unique("scripts")
     s3.create_bucket(Bucket=bucket)
@@ -270,7 +277,7 @@ def log_text(aws, group, stream) -> str:
     )
 
 
-def test_job_runs_script_against_the_emulator(make_job, aws, monkeypatch):
+def test_job_runs_script_against_the_emulator(make_job, aws, monkeypatch, runtime):
     monkeypatch.setenv("AWS_SESSION_TOKEN", "must-not-reach-the-script")
     client = aws("glue")
     job = make_job(ECHO_SCRIPT, DefaultArguments={"--bucket": make_job.bucket, "--table": "default", "--env": "local"})
@@ -280,16 +287,12 @@ def test_job_runs_script_against_the_emulator(make_job, aws, monkeypatch):
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
     assert run["CompletedOn"] >= run["StartedOn"] and run["LogGroupName"] == "/aws-glue/python-jobs"
 
-    expected = {
-        "--bucket": make_job.bucket,
-        "--table": "override",
-        "--env": "local",
-        "--JOB_NAME": job,
-        "--JOB_RUN_ID": run_id,
-    }
+    # A Python shell job gets its arguments and nothing else: no --JOB_NAME, no --JOB_RUN_ID (boto/boto3#3506).
+    expected = {"--bucket": make_job.bucket, "--table": "override", "--env": "local"}
     written = aws("s3").get_object(Bucket=make_job.bucket, Key="out/result.json")["Body"].read()
     assert json.loads(written) == expected
     output = log_text(aws, "/aws-glue/python-jobs/output", run_id)
+    assert output.splitlines()[0] == runtime.banner  # the log starts with the Python and library versions
     assert json.loads(output.split("ARGS ", 1)[1].splitlines()[0]) == expected
     assert "LEAKED None" in output
     assert [r["Id"] for r in client.get_job_runs(JobName=job)["JobRuns"]] == [run_id]
@@ -326,6 +329,28 @@ def test_timeout_and_concurrency_and_stop(make_job, aws, monkeypatch):
     assert wait_for_run(client, single, first)["JobRunState"] == "STOPPED"
     client.start_job_run(JobName=single)  # the slot is free again
     glue.shutdown()
+
+
+def test_a_run_passes_starting_and_counts_against_max_concurrent_runs_until_it_ends(make_job, aws, monkeypatch):
+    """StartJobRun answers with a STARTING run; a missing script fails it after STARTING, and while it is
+    STARTING it holds its MaxConcurrentRuns slot."""
+    client = aws("glue")
+    job = make_job("print('never runs')", ExecutionProperty={"MaxConcurrentRuns": 1})
+    aws("s3").delete_object(Bucket=make_job.bucket, Key=f"{job}.py")
+    release = threading.Event()
+    ready = glue_runtime.resolve()
+    monkeypatch.setattr(glue_runtime, "resolve", lambda: release.wait(20) and ready)
+
+    run_id = client.start_job_run(JobName=job)["JobRunId"]
+    assert client.get_job_run(JobName=job, RunId=run_id)["JobRun"]["JobRunState"] == "STARTING"
+    with pytest.raises(ClientError) as err:
+        client.start_job_run(JobName=job)
+    assert err.value.response["Error"]["Code"] == "ConcurrentRunsExceededException"
+    release.set()
+    run = wait_for_run(client, job, run_id)
+    assert run["JobRunState"] == "FAILED" and f"s3://{make_job.bucket}/{job}.py" in run["ErrorMessage"]
+    assert [r["Id"] for r in client.get_job_runs(JobName=job)["JobRuns"]] == [run_id]
+    assert wait_for_run(client, job, client.start_job_run(JobName=job)["JobRunId"])["JobRunState"] == "FAILED"
 
 
 # ---- units --------------------------------------------------------------------------------------
@@ -389,11 +414,11 @@ def test_error_message_from_stderr():
 
 
 def test_settings_without_dashes_configure_glue_not_the_script(tmp_path):
-    argv = glue_jobs.job_command_line(
-        tmp_path / "job.py", "j", "jr_1", {"library-set": "analytics", "--day": "2013-01-01"}
-    )
-    assert "library-set" not in argv and "analytics" not in argv
-    assert argv[-6:] == ["--day", "2013-01-01", "--JOB_NAME", "j", "--JOB_RUN_ID", "jr_1"]
+    arguments = {"library-set": "analytics", "--day": "2013-01-01"}
+    argv = glue_jobs.job_command_line("python3.9", tmp_path / "job.py", "j", "jr_1", arguments)
+    assert argv == ["python3.9", "-u", str(tmp_path / "job.py"), "--day", "2013-01-01"]  # Python shell
+    spark = glue_jobs.job_command_line("python3.9", tmp_path / "job.py", "j", "jr_1", arguments, "glueetl")
+    assert spark[-6:] == ["--day", "2013-01-01", "--JOB_NAME", "j", "--JOB_RUN_ID", "jr_1"]
 
 
 def test_update_crawler_changes_only_what_is_given(aws):

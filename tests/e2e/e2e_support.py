@@ -216,7 +216,9 @@ class Chain:
         cause = desc.get("cause", "")
         marker = f"Step Functions execution: {desc['name']}" if desc["status"] != "SUCCEEDED" else (
             f"(Glue job run {job_run_id})")
-        return Outcome(arn, desc["name"], desc["status"], self.message(marker), cause, job_run_id,
+        # The job's run identity (ledger job_run_id, staging folder) is the execution's name: Glue passes a
+        # Python shell job no JOB_RUN_ID, so the state machine passes the name as --run_id.
+        return Outcome(arn, desc["name"], desc["status"], self.message(marker), cause, desc["name"],
                        json.loads(desc["input"]))
 
     def follow(self, upload: Upload) -> Outcome:

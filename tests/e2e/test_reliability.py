@@ -242,8 +242,8 @@ def test_a_job_killed_before_the_load_or_failing_inside_it_leaves_the_day_then_l
     assert states[-1].exact, f"the day changed although the load never ran: {states[-1]}"
     assert list(chain.ledger(key, v2.version).status) == ["RUNNING"]  # a dead run's claim
     # Its staged files stay (no later run reads another run's prefix) until the bucket's lifecycle rule expires them.
-    dead_run = re.search(r"Glue job run (\S+) ended", killed.cause).group(1)
-    assert chain.keys(f"{chain.names.staging_prefix}{dead_run}/")
+    assert re.search(r"Glue job run (\S+) ended", killed.cause)
+    assert chain.keys(f"{chain.names.staging_prefix}{killed.job_run_id}/")  # the run's identity: the execution name
     lifecycle = chain.client("s3").get_bucket_lifecycle_configuration(Bucket=chain.bucket)["Rules"]
     assert any(r["Filter"].get("Prefix") == chain.names.staging_prefix and r["Status"] == "Enabled"
                for r in lifecycle)

@@ -112,7 +112,7 @@ class Pipeline:
         run_id = run_id or f"jr_{uuid.uuid4().hex}"
         self.runs.append(run_id)
         argv = [
-            "--JOB_NAME", "daily_flights_etl", "--JOB_RUN_ID", run_id,
+            "--job_name", "daily_flights_etl", "--run_id", run_id,
             "--raw_bucket", self.bucket, "--raw_prefix", RAW_PREFIX,
             "--catalog_database", self.glue_database, "--catalog_table", self.glue_table,
             "--redshift_cluster_id", self.cluster_id, "--redshift_database", self.database,
@@ -141,7 +141,12 @@ class Pipeline:
 
 @pytest.fixture(scope="session")
 def redshift(local_stack):
-    """One Redshift cluster and one secret for the session (a Data API target needs both to exist)."""
+    """One Redshift cluster and one secret for the session (a Data API target needs both to exist).
+    Glue's Python runtime is made ready first: building it (once per machine) takes minutes, longer than a
+    test waits for a job run."""
+    from flightpipe_local import glue_runtime
+
+    glue_runtime.resolve()
     cluster_id = "flightpipe-test"
     boto3.client("redshift").create_cluster(
         ClusterIdentifier=cluster_id, NodeType="dc2.large", MasterUsername="awsuser",

@@ -29,7 +29,7 @@ def daily_ingest(pipeline):
     crawler = f"daily-flights-{suffix}"
     glue.create_crawler(Name=crawler, Role=pipeline.role_arn, DatabaseName=pipeline.glue_database,
                         Targets={"S3Targets": [{"Path": f"s3://{pipeline.bucket}/raw/flights/"}]})
-    start_glue_job(pipeline, "--object_key", "none")  # creates the job (the run fails: not a daily key)
+    start_glue_job(pipeline, "--object_key", "none", run_id="setup")  # creates the job (fails: not a daily key)
     topic = sns.create_topic(Name=f"daily-flights-{suffix}")["TopicArn"]
     queue = sqs.create_queue(QueueName=f"daily-flights-{suffix}")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -64,6 +64,13 @@ def test_an_upload_is_crawled_loaded_and_announced(pipeline, daily_ingest, nyc_d
     want = expected(nyc_days["2013-01-01"])
     assert expected.normalise(pipeline.facts()).equals(want)
     assert "succeeded" in message and f"loaded {len(want)}" in message and "2013-01-01 LOADED" in message
+    # The job recorded the execution's name as its run (Glue passes a Python shell job no JOB_RUN_ID), and the
+    # summary found the run's ledger rows by it.
+    assert "files processed: 1 (2013-01-01 LOADED)" in message
+    assert pipeline.ledger().job_run_id.tolist() == [desc["name"]]
+    output = "\n".join(e["message"] for e in boto3.client("logs").get_log_events(
+        logGroupName="/aws-glue/python-jobs/output", logStreamName=job_run_of(desc["executionArn"]))["events"])
+    assert output.splitlines()[0].startswith("Glue runtime: Python 3.9.") and "pandas 1.4.2" in output
 
 
 def test_a_bad_file_fails_the_execution_with_a_readable_message(pipeline, daily_ingest):
@@ -72,6 +79,15 @@ def test_a_bad_file_fails_the_execution_with_a_readable_message(pipeline, daily_
     assert desc["status"] == "FAILED"
     assert "FAILED" in message and f"versionId={version}" in message and "header must be" in message
     assert pipeline.facts().empty
+
+
+def job_run_of(execution_arn: str) -> str:
+    """The Glue run id of an execution's RunJob state (from its TaskSucceeded output)."""
+    for event in history(execution_arn):
+        details = event.get("taskSucceededEventDetails") or {}
+        if details.get("resource") == "startJobRun.sync":
+            return json.loads(details["output"])["Id"]
+    raise AssertionError("no Glue job run in the execution's history")
 
 
 def history(arn: str) -> list:

@@ -172,7 +172,7 @@ def test_a_failing_transaction_leaves_the_previous_state(pipeline, nyc_days, job
 
     pipeline.put_day("2013-01-01", nyc_days["2013-01-03"])
     with pytest.raises(job.JobFailed, match="load .* failed"):
-        pipeline.run("--fault", "fail_in_transaction")
+        pipeline.run("--fault", "fail_in_transaction", object_key=pipeline.key("2013-01-01"))
     after = pipeline.facts()
     assert expected.normalise(after).equals(expected.normalise(before_facts))
     assert set(after.load_id) == set(before_facts.load_id)
@@ -186,12 +186,15 @@ def test_a_failing_transaction_leaves_the_previous_state(pipeline, nyc_days, job
     assert set(run_checks(pipeline).values()) == {0}
 
 
-def start_glue_job(pipeline, *extra: str) -> str:
-    """Run the job script the way Glue does (a subprocess started by StartJobRun); return the run id."""
+def start_glue_job(pipeline, *extra: str, run_id: str) -> str:
+    """Run the job script the way Glue does (a subprocess started by StartJobRun) with the identity `run_id`
+    (what the state machine passes as --run_id); return the Glue run id."""
     glue, s3 = boto3.client("glue"), boto3.client("s3")
     s3.upload_file(str(ROOT / "glue_job" / "daily_flights_etl.py"), pipeline.bucket, "scripts/daily_flights_etl.py")
     name = f"daily_flights_etl_{pipeline.bucket[-10:]}"
     defaults = dict(zip(pipeline.args()[4::2], pipeline.args()[5::2], strict=True))  # everything but job name/run id
+    defaults["--job_name"] = name
+    extra = (*extra, "--run_id", run_id)
     try:
         glue.create_job(
             Name=name, Role=pipeline.role_arn, GlueVersion="3.0", MaxCapacity=0.0625, Timeout=10,
@@ -201,21 +204,23 @@ def start_glue_job(pipeline, *extra: str) -> str:
         )
     except glue.exceptions.AlreadyExistsException:
         pass
-    run_id = glue.start_job_run(JobName=name, Arguments=dict(zip(extra[::2], extra[1::2], strict=True)))["JobRunId"]
+    arguments = dict(zip(extra[::2], extra[1::2], strict=True))
+    glue_run_id = glue.start_job_run(JobName=name, Arguments=arguments)["JobRunId"]
     deadline = time.monotonic() + 120
     while True:
-        state = glue.get_job_run(JobName=name, RunId=run_id)["JobRun"]["JobRunState"]
+        state = glue.get_job_run(JobName=name, RunId=glue_run_id)["JobRun"]["JobRunState"]
         if state not in ("STARTING", "RUNNING", "STOPPING", "WAITING"):
-            return run_id
+            return glue_run_id
         assert time.monotonic() < deadline, "the Glue job run did not finish"
         time.sleep(0.2)
 
 
 def test_a_crashed_run_is_taken_over_and_the_day_loads_once(pipeline, nyc_days, expected):
     pipeline.put_day("2013-01-01", nyc_days["2013-01-01"])
-    crashed = start_glue_job(pipeline, "--fault", "exit_before_load")
+    crashed = f"exec-crashed-{pipeline.bucket[-10:]}"
+    glue_run = start_glue_job(pipeline, "--fault", "exit_before_load", run_id=crashed)
     run = boto3.client("glue").get_job_runs(JobName=f"daily_flights_etl_{pipeline.bucket[-10:]}")["JobRuns"][0]
-    assert run["JobRunState"] == "FAILED"
+    assert run["JobRunState"] == "FAILED" and run["Id"] == glue_run
     ledger = pipeline.ledger()
     assert ledger.status.tolist() == ["RUNNING"] and ledger.job_run_id.tolist() == [crashed]
     assert pipeline.facts().empty
@@ -248,7 +253,7 @@ def test_an_older_version_never_replaces_a_newer_one(pipeline, nyc_days, expecte
     # The slow run's transaction finally commits: it must not put v1 back.
     args = job.parse_args(slow_args)
     db = job.Warehouse(args)
-    db.batch(job.load_batch(args, "us-east-1"), "late load")
+    db.batch(job.load_batch(args), "late load")
     assert expected.normalise(pipeline.facts()).equals(newer)
     assert newer.equals(expected(nyc_days["2013-01-02"]))
     ledger = pipeline.ledger().set_index("job_run_id")

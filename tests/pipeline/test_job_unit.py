@@ -1,20 +1,38 @@
-"""The Glue job's parsing, validation and whole-file checks on in-memory data (no stack)."""
+"""The Glue job's parsing, validation and whole-file checks on in-memory data (no stack).
+
+This file also runs on its own under Glue's runtime (Python 3.9 and the analytics library set's versions, see
+emulator/flightpipe_local/glue_runtime.py): it needs no conftest and keeps to Python 3.9 syntax.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib.util
 import io
 import re
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRPORT_IDS = pa.array([10397, 12478, 13303], pa.int64())
 HEADER = b"Carrier,OriginAirportID,DestAirportID,DepDelay,ArrDelay"
+
+
+@pytest.fixture(scope="module")
+def job():
+    """The Glue job script imported as a module (here rather than in conftest, so the file runs alone)."""
+    spec = importlib.util.spec_from_file_location("daily_flights_etl", ROOT / "glue_job" / "daily_flights_etl.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["daily_flights_etl"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def scan(job, data: bytes, min_dep_delay: int = 60):
@@ -82,7 +100,7 @@ def test_every_bad_row_class_is_rejected_with_its_line_and_reason(job):
     expected_rejects = {3: "number of fields", 4: "Carrier", 5: "Carrier", 6: "not a number", 7: "outside",
                         8: "whole number", 9: "not in airlines.airports_dim", 10: "not an integer",
                         14: "number of fields"}
-    got = dict(zip(rejected.source_line.astype(int), rejected.reason, strict=True))
+    got = dict(zip(rejected.source_line.astype(int), rejected.reason))  # noqa: B905 - runs on Python 3.9 too
     assert sorted(got) == sorted(expected_rejects)
     for line, words in expected_rejects.items():
         assert words in got[line], (line, got[line])
@@ -144,9 +162,11 @@ def base_argv(**overrides: str) -> list[str]:
 
 
 def test_arguments_ignore_glue_extras_and_default_the_threshold(job):
-    args = job.parse_args(base_argv() + ["--job-bookmark-option", "job-bookmark-disable", "--JOB_RUN_ID", "jr_1"])
-    assert args.min_dep_delay == 60 and args.JOB_RUN_ID == "jr_1" and args.fault == "none"
+    args = job.parse_args(base_argv() + ["--job-bookmark-option", "job-bookmark-disable", "--run_id", "exec-1"])
+    assert args.min_dep_delay == 60 and args.run_id == "exec-1" and args.fault == "none"
     job.check_settings(args, "us-east-1")
+    # Glue passes a Python shell job no --JOB_RUN_ID: without --run_id the run names itself.
+    assert re.fullmatch(r"manual_[0-9a-f]{32}", job.parse_args(base_argv()).run_id)
 
 
 @pytest.mark.parametrize(
@@ -164,36 +184,93 @@ def test_values_that_reach_sql_text_are_validated(job, overrides, words):
 
 
 def test_the_load_batch_fills_only_validated_values_and_can_inject_a_failure(job):
-    args = job.parse_args(base_argv(JOB_RUN_ID="jr_9"))
-    statements = job.load_batch(args, "us-east-1")
+    args = job.parse_args(base_argv(run_id="jr_9"))
+    statements = job.load_batch(args)
     text = "\n".join(statements)
     assert "s3://flights-bucket/staging/flights/jr_9/flights/" in text and "{" not in text
     assert statements == job.split_statements(
         re.sub(r"\{\w+\}", lambda m: {"{flights_path}": "s3://flights-bucket/staging/flights/jr_9/flights/",
                                        "{loads_path}": "s3://flights-bucket/staging/flights/jr_9/loads/",
-                                       "{role_arn}": "arn:aws:iam::000000000000:role/copy",
-                                       "{region}": "us-east-1"}[m.group(0)],
+                                       "{role_arn}": "arn:aws:iam::000000000000:role/copy"}[m.group(0)],
                (ROOT / "sql" / "load_days.sql").read_text()))
-    failing = job.load_batch(job.parse_args(base_argv(JOB_RUN_ID="jr_9", fault="fail_in_transaction")), "us-east-1")
+    # Redshift refuses REGION in a COPY from Parquet ("COPY from columnar data formats", usage notes).
+    copies = [s for s in statements if s.startswith("COPY ")]
+    assert len(copies) == 2 and all("FORMAT AS PARQUET" in s and "REGION" not in s for s in copies)
+    failing = job.load_batch(job.parse_args(base_argv(run_id="jr_9", fault="fail_in_transaction")))
     assert failing[:-1] == statements and "fault injected" in failing[-1]
 
 
 class FakeGlue:
+    """GetJobRuns of a job with one run that carried the identity `jr_other` (None: Glue knows no such run)."""
+
     def __init__(self, state: str | None):
         self.state = state
 
-    def get_job_run(self, JobName, RunId, PredecessorsIncluded):  # noqa: N803 - boto3's names
-        if self.state is None:
-            raise ClientError({"Error": {"Code": "EntityNotFoundException", "Message": "no"}}, "GetJobRun")
-        return {"JobRun": {"JobRunState": self.state}}
+    def get_paginator(self, name):
+        assert name == "get_job_runs"
+        return self
+
+    def paginate(self, JobName):  # noqa: N803 - boto3's names
+        if self.state == "job deleted":
+            raise ClientError({"Error": {"Code": "EntityNotFoundException", "Message": "no"}}, "GetJobRuns")
+        other = {"Id": "jr_0123", "JobRunState": "SUCCEEDED", "Arguments": {"--run_id": "exec-earlier"}}
+        runs = [other] + ([{"Id": "jr_4567", "JobRunState": self.state, "Arguments": {"--run_id": "jr_other"}}]
+                          if self.state else [])  # found on the second page
+        return [{"JobRuns": runs[:1]}, {"JobRuns": runs[1:]}]
 
 
 @pytest.mark.parametrize(
     "state, age, abandoned",
     [("RUNNING", 10**6, False), ("STARTING", 0, False), ("FAILED", 0, True), ("TIMEOUT", 0, True),
-     ("STOPPED", 0, True), ("ERROR", 0, True), (None, 5, False), (None, 3000, True)],
+     ("STOPPED", 0, True), ("ERROR", 0, True), (None, 5, False), (None, 3000, True), ("job deleted", 5, False),
+     ("job deleted", 3000, True)],
 )
 def test_a_claim_is_abandoned_only_when_its_run_has_ended(job, state, age, abandoned):
-    args = SimpleNamespace(JOB_RUN_ID="jr_me", claim_timeout_minutes=2880)
+    args = SimpleNamespace(run_id="jr_me", claim_timeout_minutes=2880)
     owner = {"job_run_id": "jr_other", "job_name": "daily_flights_etl", "age_minutes": age}
     assert bool(job.claim_is_abandoned(FakeGlue(state), owner, args)) is abandoned
+
+
+class FakeS3:
+    """The S3 calls stage_day makes, in memory: one object to read, uploads kept."""
+
+    def __init__(self, body: bytes):
+        self.body, self.uploads = body, {}
+
+    def get_object(self, **kwargs):
+        return {"Body": io.BytesIO(self.body)}
+
+    def upload_file(self, filename, bucket, key):
+        self.uploads[key] = Path(filename).read_bytes()
+
+    def put_object(self, Bucket, Key, Body):  # noqa: N803 - boto3's names
+        self.uploads[Key] = Body
+
+    def delete_objects(self, **kwargs):
+        pass
+
+
+def test_a_day_with_rejected_rows_stages_and_writes_its_rejects_csv(job):
+    """The rejects CSV is written with the pandas of the runtime the job runs on (Glue's is pandas 1.4)."""
+    body = HEADER + b"\nAA,10397,12478,61,5\nAA,10397,12478,late,5\nUA,12478,13303,75,\nAA,10397\n"
+
+    obj = job.SourceObject(bucket="flights-bucket", key="raw/flights/date=2013-01-02/flights.csv",
+                           day=dt.date(2013, 1, 2), version_id="v1", etag="e", last_modified=dt.datetime(2013, 1, 2),
+                           size=len(body))
+    args = job.parse_args(base_argv(run_id="jr_7"))
+    s3 = FakeS3(body)
+    staging = job.Staging(s3, args.raw_bucket, "staging/flights/jr_7/flights/")
+    day = job.stage_day(s3, args, obj, "load-1", AIRPORT_IDS, staging)
+    staging.finish()
+
+    assert (day.counts.rows_read, day.counts.rows_rejected, day.rows_staged) == (4, 2, 2)
+    key = "rejects/flights/date=2013-01-02/jr_7.csv"
+    assert day.rejects_location == f"s3://flights-bucket/{key}"
+    text = s3.uploads[key].decode()
+    assert "\r" not in text
+    rejects = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    assert sorted(rejects.source_line.tolist()) == ["3", "5"]
+    assert list(rejects.columns) == job.REJECT_COLUMNS
+    (staged_key,) = [k for k in s3.uploads if k.startswith("staging/")]
+    rows = pq.read_table(pa.BufferReader(s3.uploads[staged_key])).to_pandas()
+    assert rows.source_line.tolist() == [2, 4] and rows.dep_delay.tolist() == [61, 75]
