@@ -38,7 +38,7 @@ def daily_ingest(pipeline, monkeypatch):
     crawler = f"daily-flights-{suffix}"
     glue.create_crawler(Name=crawler, Role=pipeline.role_arn, DatabaseName=pipeline.glue_database,
                         Targets={"S3Targets": [{"Path": f"s3://{pipeline.bucket}/raw/flights/"}]})
-    start_glue_job(pipeline, "--object_key", "none")  # creates the job (the run fails: not a daily key)
+    start_glue_job(pipeline, "--object_key", "none", run_id="create-the-job")  # the run fails: not a daily key
     topic = sns.create_topic(Name=f"daily-flights-{suffix}")["TopicArn"]
     queue = sqs.create_queue(QueueName=f"daily-flights-{suffix}")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -149,7 +149,8 @@ def test_a_failing_job_ends_in_the_same_failure_notification(pipeline, daily_ing
         assert message.endswith(f"Step Functions execution: {desc['name']}")
         assert desc["cause"] in message
         states = entered(history)
-        assert states[-4:] == ["ParseJobRun", "FormatJobError", "NotifyFailure", "Failed"], states
+        assert states[-6:] == ["JobRunInCause?", "ExplainJobFailure", "ParseJobRun", "FormatJobError", "NotifyFailure",
+                               "Failed"], states
         for varying in (desc["name"], key, version):
             message = message.replace(varying, "…")
         announced[kind] = re.sub(r"jr_[0-9a-f]+", "jr_…", message)
@@ -157,16 +158,19 @@ def test_a_failing_job_ends_in_the_same_failure_notification(pipeline, daily_ing
     assert pipeline.facts().empty
 
 
-def test_a_job_that_cannot_start_is_announced_with_the_original_error(pipeline, daily_ingest, nyc_days):
-    """StartJobRun fails (no such job): the Cause is not a job run, so $parse fails in ExplainJobFailure's
-    branch (States.QueryEvaluationError, which States.ALL catches) and the notification keeps Glue's error."""
-    key = pipeline.key("2013-01-01")
-    pipeline.put_day("2013-01-01", nyc_days["2013-01-01"], catalogue=False)
-    desc, message, history = daily_ingest("jsonata", JobName="no-such-job")(key)
+@pytest.mark.parametrize("kind", ["jsonpath", "jsonata"])
+def test_a_job_that_cannot_start_is_announced_with_the_original_error(pipeline, daily_ingest, nyc_days, kind):
+    """StartJobRun fails (no such job): there is no job run, Cause is Glue's error text, not a JobRun JSON.
+    JobRunInCause? sends it straight to the notification, which keeps Glue's error (parsing the text would fail
+    with an error a Catch on States.ALL may not catch, and the execution would end without a notification)."""
+    day = {"jsonpath": "2013-01-01", "jsonata": "2013-01-02"}[kind]
+    key = pipeline.key(day)
+    pipeline.put_day(day, nyc_days[day], catalogue=False)
+    desc, message, history = daily_ingest(kind, JobName="no-such-job")(key)
     assert desc["status"] == "FAILED" and desc["error"] == "DailyIngestFailed"
     assert message.startswith(f"Daily flights ingest FAILED for s3://{pipeline.bucket}/{key}. "
                               "Glue.EntityNotFoundException: "), message
     assert message.endswith(f"Step Functions execution: {desc['name']}")
     states = entered(history)
-    assert states[-5:] == ["RunJob", "ExplainJobFailure", "ParseJobRun", "NotifyFailure", "Failed"], states
+    assert states[-4:] == ["RunJob", "JobRunInCause?", "NotifyFailure", "Failed"], states
     assert pipeline.facts().empty
