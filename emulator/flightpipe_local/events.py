@@ -30,6 +30,7 @@ from moto.stepfunctions.responses import get_backend as stepfunctions_backend
 from moto.utilities.arns import parse_arn
 
 from flightpipe_local.context import StackContext
+from flightpipe_local.patches import Patch
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,13 @@ _moto_send_to_targets = Rule.send_to_targets
 _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
 
 
+def patches() -> list[Patch]:
+    """Everything this module changes in moto (applied and reverted by `flightpipe_local.patches`)."""
+    return [Patch(Rule, "send_to_targets", send_to_targets)]
+
+
 def install(ctx: StackContext) -> None:
-    Rule.send_to_targets = send_to_targets
+    """Nothing to prepare: delivery needs no state of its own."""
 
 
 def send_to_targets(rule: Rule, event: dict[str, Any], transform_input: bool = True) -> None:

@@ -34,15 +34,15 @@ from moto.redshift.models import RedshiftBackend
 from moto.redshiftdata.exceptions import ResourceNotFoundException, ValidationException
 from moto.redshiftdata.responses import RedshiftDataAPIServiceResponse
 
+from flightpipe_local import context
 from flightpipe_local.context import StackContext
+from flightpipe_local.patches import Patch
 from flightpipe_local.redshift.database import Database, Result
 from flightpipe_local.redshift.errors import EngineError
 
 PAGE_SIZE = 1000  # rows per GetStatementResult page (AWS pages by size; small enough that paging is real)
 OFFLINE_FLAG = "warehouse.offline"
 DEFAULT_LIST_SIZE = 100
-_ACTIONS = ("execute_statement", "batch_execute_statement", "describe_statement", "get_statement_result",
-            "list_statements", "cancel_statement")
 
 
 class InternalServerException(JsonRESTError):
@@ -288,13 +288,13 @@ class DataApiService:
         )
 
 
-_service: DataApiService | None = None
-
-
 def service() -> DataApiService:
-    if _service is None:
-        raise RuntimeError("data_api.install(ctx) has not been called")
-    return _service
+    """The Data API of the stack this request is for."""
+    return context.current().service("redshift-data", _not_installed)
+
+
+def _not_installed() -> DataApiService:
+    raise RuntimeError("data_api.install(ctx) has not been called for this stack")
 
 
 # ---------------------------------------------------------------- JSON shapes of the Data API
@@ -501,17 +501,23 @@ def cancel_statement(self: RedshiftDataAPIServiceResponse):
     return _ok({"Status": True})
 
 
+def patches() -> list[Patch]:
+    """Everything this module changes in moto (applied and reverted by `flightpipe_local.patches`)."""
+    api = RedshiftDataAPIServiceResponse
+    return [
+        Patch(api, "execute_statement", execute_statement),
+        Patch.new(api, "batch_execute_statement", batch_execute_statement),
+        Patch(api, "describe_statement", describe_statement),
+        Patch(api, "get_statement_result", get_statement_result),
+        Patch.new(api, "list_statements", list_statements),
+        Patch(api, "cancel_statement", cancel_statement),
+        Patch(RedshiftBackend, "delete_cluster", _delete_cluster_and_its_data),
+    ]
+
+
 def install(ctx: StackContext) -> None:
-    """Serve the Data API from local warehouses under `ctx.state_dir`. Idempotent; a new `ctx` (another
-    state folder) closes the previous warehouses first."""
-    global _service
-    if _service is not None and _service.ctx == ctx:
-        return
-    shutdown()
-    _service = DataApiService(ctx)
-    for action in _ACTIONS:
-        setattr(RedshiftDataAPIServiceResponse, action, globals()[action])
-    RedshiftBackend.delete_cluster = _delete_cluster_and_its_data
+    """Serve the stack's Data API from local warehouses under `ctx.state_dir`."""
+    ctx.service("redshift-data", lambda: DataApiService(ctx))
 
 
 _moto_delete_cluster = RedshiftBackend.delete_cluster
@@ -519,14 +525,14 @@ _moto_delete_cluster = RedshiftBackend.delete_cluster
 
 def _delete_cluster_and_its_data(self: RedshiftBackend, **kwargs):
     cluster = _moto_delete_cluster(self, **kwargs)
-    if _service is not None:
-        _service.drop_target(cluster.cluster_identifier)
+    data_api = context.current().services.get("redshift-data")
+    if data_api is not None:
+        data_api.drop_target(cluster.cluster_identifier)
     return cluster
 
 
-def shutdown() -> None:
-    """Stop the workers and close the DuckDB files (the stack may start again with another state folder)."""
-    global _service
-    if _service is not None:
-        _service.close()
-        _service = None
+def shutdown(ctx: StackContext | None = None) -> None:
+    """Stop the stack's workers and close its DuckDB files."""
+    data_api = (ctx or context.current()).services.pop("redshift-data", None)
+    if data_api is not None:
+        data_api.close()
