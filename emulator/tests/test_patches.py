@@ -197,3 +197,30 @@ def test_two_stacks_in_one_process_keep_their_own_data_api_and_job_runs(tmp_path
     finally:
         for stack in stacks:
             stack.stop()
+
+
+def test_state_machines_made_by_cloudformation_run_through_the_api(aws):
+    """CloudFormation and the Step Functions API see the same (executing) backend."""
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": {"ok": 1}, "End": True}}}
+    template = {
+        "Resources": {
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "StateMachineName": "made-by-cloudformation",
+                    "DefinitionString": json.dumps(definition),
+                    "RoleArn": "arn:aws:iam::123456789012:role/states",
+                },
+            }
+        }
+    }
+    aws("cloudformation").create_stack(StackName="sfn-by-cfn", TemplateBody=json.dumps(template))
+    sfn = aws("stepfunctions")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+               if m["name"] == "made-by-cloudformation")
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    deadline = time.monotonic() + 10
+    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == {"ok": 1}
