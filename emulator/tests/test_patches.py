@@ -76,7 +76,7 @@ def test_a_moto_without_a_patched_name_fails_before_anything_changes():
 
 # Runs in a fresh interpreter: the test session's own stack would keep the patches applied.
 REVERT_CHECK = r"""
-import json, tempfile
+import json, sys, tempfile
 from pathlib import Path
 import boto3
 from moto import mock_aws
@@ -113,9 +113,15 @@ first.stop()
 still_applied = all(holds(p, p.replacement) for p in declared)
 second.stop()
 not_restored = [p.name for p, original in originals if not holds(p, original)]
+replacements = [p.replacement for p in declared if callable(p.replacement)]
+left_in_moto = [  # no module of moto still holds a replacement (e.g. imported by value after patching)
+    f"{name}.{attribute}" for name, module in list(sys.modules.items()) if name.startswith("moto")
+    for attribute, value in list(vars(module).items()) if any(value is r for r in replacements)
+]
 print(json.dumps({
     "patches": len(declared), "applied": applied, "still_applied_after_first_stop": still_applied,
-    "not_restored": not_restored, "config_restored": json.dumps(default_user_config, sort_keys=True) == config_before,
+    "not_restored": not_restored, "left_in_moto": left_in_moto,
+    "config_restored": json.dumps(default_user_config, sort_keys=True) == config_before,
     "stock_status": stock_status, "extended_status": extended_status, "after_status": pass_machine_status(),
     "registry_empty": not EXTENSIONS.applied and context._running == [],
 }))
@@ -130,7 +136,7 @@ def test_stopping_the_last_stack_gives_back_stock_moto():
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["patches"] >= 30
     assert found["applied"] and found["still_applied_after_first_stop"]
-    assert found["not_restored"] == []
+    assert found["not_restored"] == [] and found["left_in_moto"] == []
     assert found["config_restored"] and found["registry_empty"]
     # Stock moto records a Pass machine's execution as RUNNING; the extensions run it to SUCCEEDED.
     assert (found["stock_status"], found["extended_status"], found["after_status"]) == (
