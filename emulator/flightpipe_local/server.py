@@ -90,8 +90,12 @@ def install_extensions(ctx: StackContext) -> None:
     except Exception:
         context.unregister(ctx)
         raise
-    for module in _service_modules():
-        module.install(ctx)
+    try:
+        for module in _service_modules():
+            module.install(ctx)
+    except Exception:
+        uninstall_extensions(ctx)
+        raise
 
 
 def uninstall_extensions(ctx: StackContext) -> None:
