@@ -31,6 +31,7 @@ from moto.s3.models import S3Backend
 
 from flightpipe_local import cloudtrail_history
 from flightpipe_local.context import StackContext
+from flightpipe_local.patches import Patch
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +47,16 @@ _worker: threading.Thread | None = None
 _in_write = threading.local()  # CopyObject / CompleteMultipartUpload call put_object: record the outer call
 
 
+def patches() -> list[Patch]:
+    """Everything this module changes in moto (applied and reverted by `flightpipe_local.patches`)."""
+    return [
+        Patch(S3Backend, method, _recording(getattr(S3Backend, method), event_name))
+        for method, event_name in _WRITE_METHODS.items()
+    ] + cloudtrail_history.patches()
+
+
 def install(ctx: StackContext) -> None:
     global _worker
-    cloudtrail_history.install()  # Event history and LookupEvents (management events)
-    for method, event_name in _WRITE_METHODS.items():
-        current = getattr(S3Backend, method)
-        if not getattr(current, "records_data_events", False):
-            setattr(S3Backend, method, _recording(current, event_name))
     if _worker is None or not _worker.is_alive():
         _worker = threading.Thread(target=_deliver_forever, name="cloudtrail-to-eventbridge", daemon=True)
         _worker.start()

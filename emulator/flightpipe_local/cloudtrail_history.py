@@ -33,6 +33,8 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.responses import BaseResponse
 from moto.s3.responses import S3Response
 
+from flightpipe_local.patches import Patch
+
 log = logging.getLogger(__name__)
 
 MAX_EVENTS = 20_000  # ~2 KB each: a bound on memory, as AWS bounds Event history to 90 days
@@ -101,12 +103,13 @@ _moto_call_action = BaseResponse.call_action
 _moto_bucket_response = S3Response.bucket_response
 
 
-def install() -> None:
-    if BaseResponse.call_action is not _call_action_recorded:
-        BaseResponse.call_action = _call_action_recorded
-    if S3Response.bucket_response is not _bucket_response_recorded:
-        S3Response.bucket_response = _bucket_response_recorded
-    CloudTrailResponse.lookup_events = _lookup_events
+def patches() -> list[Patch]:
+    """Event history (every management call is recorded) and LookupEvents, which moto does not implement."""
+    return [
+        Patch(BaseResponse, "call_action", _call_action_recorded),
+        Patch(S3Response, "bucket_response", _bucket_response_recorded),
+        Patch.new(CloudTrailResponse, "lookup_events", _lookup_events),
+    ]
 
 
 def _call_action_recorded(self: BaseResponse):

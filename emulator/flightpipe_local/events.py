@@ -36,6 +36,7 @@ from moto.utilities.arns import parse_arn
 
 from flightpipe_local import event_patterns
 from flightpipe_local.context import StackContext
+from flightpipe_local.patches import Patch
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +44,19 @@ _moto_send_to_targets = Rule.send_to_targets
 _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
 
 
+def patches() -> list[Patch]:
+    """Everything this module changes in moto (applied and reverted by `flightpipe_local.patches`)."""
+    return [
+        Patch(Rule, "send_to_targets", send_to_targets),
+        # patterns (event_patterns.py): PutRule, delivery and TestEventPattern agree
+        Patch(EventPattern, "matches_event", _pattern_matches_event),
+        Patch(EventPatternParser, "parse", _parse_pattern),
+        Patch(EventsHandler, "test_event_pattern", _test_event_pattern),
+    ]
+
+
 def install(ctx: StackContext) -> None:
-    Rule.send_to_targets = send_to_targets
-    EventPattern.matches_event = _pattern_matches_event
-    EventPatternParser.parse = _parse_pattern
-    EventsHandler.test_event_pattern = _test_event_pattern
+    """Nothing to prepare: delivery needs no state of its own."""
 
 
 # ---------------------------------------------------------------- patterns (event_patterns.py): PutRule,

@@ -41,6 +41,7 @@ from flightpipe_local.glue_classifier import (
     is_excluded,
     merge_columns,
 )
+from flightpipe_local.patches import Patch
 
 log = logging.getLogger("flightpipe_local.glue")
 
@@ -554,14 +555,16 @@ def _response_update_crawler(self: GlueResponse) -> Any:
     return EmptyResult()
 
 
-def install() -> None:
-    crawl_seconds()  # a bad FLIGHTPIPE_LOCAL_CRAWL_SECONDS stops the stack from starting, with the reason
-    FakeCrawler.start_crawler = _start_crawler
-    FakeCrawler.stop_crawler = _stop_crawler
-    FakeCrawler.as_dict = _crawler_as_dict
-    GlueBackend.get_crawler_metrics = _get_crawler_metrics
-    GlueResponse.get_crawler_metrics = _response_get_crawler_metrics
-    GlueResponse.update_crawler = _response_update_crawler
+def patches() -> list[Patch]:
+    """Everything this module changes in moto (applied and reverted by `flightpipe_local.patches`)."""
+    return [
+        Patch(FakeCrawler, "start_crawler", _start_crawler),
+        Patch(FakeCrawler, "stop_crawler", _stop_crawler),
+        Patch(FakeCrawler, "as_dict", _crawler_as_dict),
+        Patch.new(GlueBackend, "get_crawler_metrics", _get_crawler_metrics),
+        Patch.new(GlueResponse, "get_crawler_metrics", _response_get_crawler_metrics),
+        Patch.new(GlueResponse, "update_crawler", _response_update_crawler),
+    ]
 
 
 def shutdown() -> None:

@@ -32,9 +32,10 @@ from moto.glue.models import FakeJob, FakeJobRun, GlueBackend
 from moto.glue.responses import GlueResponse
 from moto.s3.models import FakeKey, s3_backends
 
-from flightpipe_local import glue_runtime
+from flightpipe_local import context, glue_runtime
 from flightpipe_local.cloudwatch import put_log_lines
 from flightpipe_local.context import StackContext
+from flightpipe_local.patches import Patch
 
 log = logging.getLogger("flightpipe_local.glue")
 
@@ -47,7 +48,6 @@ JOB_LOG_GROUP = "/aws-glue/python-jobs"
 JOB_OUTPUT_LOG_GROUP = "/aws-glue/python-jobs/output"
 JOB_ERROR_LOG_GROUP = "/aws-glue/python-jobs/error"
 
-_ctx: StackContext | None = None
 _active_runs: list = []
 _registry_lock = threading.Lock()
 
@@ -380,29 +380,32 @@ def _prepare_runtime() -> None:
 
 
 def _require_ctx() -> StackContext:
-    if _ctx is None:
-        raise RuntimeError("flightpipe_local.glue.install(ctx) has not been called")
-    return _ctx
+    return context.current()
+
+
+def patches() -> list[Patch]:
+    """Everything this module changes in moto (applied and reverted by `flightpipe_local.patches`)."""
+    return [
+        Patch(FakeJob, "start_job_run", _start_job_run),
+        Patch(GlueBackend, "create_job", _create_job),
+        Patch.new(GlueResponse, "update_job", _response_update_job),
+        Patch.new(GlueBackend, "batch_stop_job_run", _batch_stop_job_run),
+        Patch.new(GlueResponse, "batch_stop_job_run", _response_batch_stop_job_run),
+    ]
 
 
 def install(ctx: StackContext) -> None:
-    global _ctx
-    _ctx = ctx
     (ctx.state_dir / "glue").mkdir(parents=True, exist_ok=True)
     # Prepare Glue's runtime now (built once per machine), so that the first job run does not wait for it; a
     # missing Python 3.9 is reported in the stack's log here.
     threading.Thread(target=_prepare_runtime, name="glue-runtime", daemon=True).start()
-    FakeJob.start_job_run = _start_job_run
-    GlueBackend.create_job = _create_job
-    GlueResponse.update_job = _response_update_job
-    GlueBackend.batch_stop_job_run = _batch_stop_job_run
-    GlueResponse.batch_stop_job_run = _response_batch_stop_job_run
 
 
-def shutdown() -> None:
-    """Kill running job processes: their runs end STOPPED."""
+def shutdown(ctx: StackContext | None = None) -> None:
+    """Kill the stack's running job processes: their runs end STOPPED."""
+    state_dir = (ctx or context.current()).state_dir
     with _registry_lock:
-        runs = list(_active_runs)
+        runs = [run for run in _active_runs if run.run_dir and run.run_dir.is_relative_to(state_dir)]
     for run in runs:
         run.stop_requested = True
     for run in runs:

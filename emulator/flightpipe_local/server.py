@@ -16,11 +16,12 @@ import threading
 from pathlib import Path
 
 import moto
-from moto.core.config import default_user_config
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
-from flightpipe_local import MOTO_VERSION
+from flightpipe_local import MOTO_VERSION, context
 from flightpipe_local.context import StackContext
+from flightpipe_local.patches import EXTENSIONS, Patch
 
 HOST = "127.0.0.1"
 log = logging.getLogger("flightpipe_local")
@@ -57,17 +58,66 @@ def free_port(host: str = HOST) -> int:
         return sock.getsockname()[1]
 
 
-def install_extensions(ctx: StackContext) -> None:
-    """Patch moto's backends so the chain S3 → CloudTrail → EventBridge → Step Functions → Glue →
-    Redshift Data API → SNS really executes. Idempotent within a process."""
+def extension_patches(ctx: StackContext) -> list[Patch]:
+    """Every change the extensions make to moto, as each service module declares it."""
     from flightpipe_local import cloudtrail, events, glue, stepfunctions
     from flightpipe_local.redshift import data_api
 
-    # Step Functions' engine calls the other services back over HTTP on this port.
-    os.environ["MOTO_PORT"] = str(ctx.port)
-    default_user_config["stepfunctions"] = {"execute_state_machine": True}
-    for module in (data_api, glue, stepfunctions, events, cloudtrail):
-        module.install(ctx)
+    return [
+        # moto's own engine callbacks (Lambda, CloudFormation custom resources) find the server by MOTO_PORT.
+        Patch.setting(os.environ, "MOTO_PORT", str(ctx.port)),
+        *data_api.patches(),
+        *glue.patches(),
+        *stepfunctions.patches(),
+        *events.patches(),
+        *cloudtrail.patches(),
+    ]
+
+
+def _service_modules():
+    from flightpipe_local import cloudtrail, events, glue, stepfunctions
+    from flightpipe_local.redshift import data_api
+
+    return [data_api, glue, stepfunctions, events, cloudtrail]
+
+
+def install_extensions(ctx: StackContext) -> None:
+    """Make the chain S3 → CloudTrail → EventBridge → Step Functions → Glue → Redshift Data API → SNS really
+    execute for `ctx`: moto is patched by the first stack of the process; each stack prepares its own state."""
+    context.register(ctx)
+    try:
+        EXTENSIONS.acquire(lambda: extension_patches(ctx))
+    except Exception:
+        context.unregister(ctx)
+        raise
+    try:
+        for module in _service_modules():
+            module.install(ctx)
+    except Exception:
+        uninstall_extensions(ctx)
+        raise
+
+
+def uninstall_extensions(ctx: StackContext) -> None:
+    """Stop `ctx`'s work (job runs, Data API workers); the last stack of the process reverts moto's patches."""
+    for module in _service_modules():
+        shutdown = getattr(module, "shutdown", None)
+        if shutdown is not None:
+            shutdown(ctx)
+    context.unregister(ctx)
+    EXTENSIONS.release()
+
+
+class _ServingStack:
+    """moto's WSGI app, each request handled as a call for this stack (`context.current()`)."""
+
+    def __init__(self, ctx: StackContext):
+        self.ctx = ctx
+        self.app = DomainDispatcherApplication(create_backend_app)
+
+    def __call__(self, environ, start_response):
+        with context.serving(self.ctx):
+            return self.app(environ, start_response)
 
 
 class LocalStack:
@@ -75,7 +125,8 @@ class LocalStack:
 
     def __init__(self, state_dir: Path, port: int, region: str = "us-east-1"):
         self.ctx = StackContext(state_dir=Path(state_dir), host=HOST, port=port, region=region)
-        self._server: ThreadedMotoServer | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def endpoint(self) -> str:
@@ -87,20 +138,26 @@ class LocalStack:
         self.ctx.state_dir.mkdir(parents=True, exist_ok=True)
         install_extensions(self.ctx)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns what matters
-        self._server = ThreadedMotoServer(ip_address=HOST, port=self.ctx.port, verbose=False)
-        self._server.start()
+        try:
+            self._server = make_server(
+                HOST, self.ctx.port, _ServingStack(self.ctx), threaded=True, request_handler=MotoRequestHandler
+            )
+        except OSError:
+            uninstall_extensions(self.ctx)
+            raise
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"stack-{self.ctx.port}", daemon=True)
+        self._thread.start()
         log.info("local stack listening on %s (state in %s)", self.endpoint, self.ctx.state_dir)
         return self
 
     def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-            self._server = None
-        from flightpipe_local import glue
-        from flightpipe_local.redshift import data_api
-
-        glue.shutdown()
-        data_api.shutdown()
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._server = self._thread = None
+        uninstall_extensions(self.ctx)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import sys
 import threading
 import time
 import uuid
@@ -42,13 +41,14 @@ from typing import Any
 
 import boto3
 import botocore.session
+import moto.stepfunctions.models
+import moto.stepfunctions.responses
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from moto.core.models import botocore_stubber
 from moto.core.responses import ActionResult
-from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.exceptions import ValidationException
 from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
@@ -79,11 +79,12 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
-from moto.stepfunctions.parser.models import StepFunctionsParserBackend
-from moto.stepfunctions.responses import StepFunctionResponse, get_backend
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
+from moto.stepfunctions.responses import StepFunctionResponse
 
-from flightpipe_local import stepfunctions_jsonata
+from flightpipe_local import context, stepfunctions_jsonata
 from flightpipe_local.context import StackContext
+from flightpipe_local.patches import Patch, imported_everywhere
 
 # How often a `.sync` task asks the service whether its job has ended (moto: 0.5 s; AWS: much longer).
 # A GetJobRun costs ~2 ms here; at 0.2 s the chain lost ~0.1 s per job run waiting for the next look.
@@ -119,7 +120,8 @@ SDK_ERROR_SERVICE_NAMES = {
     "ssm": "Ssm",
 }
 
-# Engine modules that import names this module replaces (boto_client_for, extract_json): loaded up front.
+# Engine modules that import names this module replaces (boto_client_for, extract_json): loaded before patching,
+# so that each copy of the name is patched (and reverted).
 _ENGINE_MODULES = [
     "moto.stepfunctions.parser.asl.eval.states",
     "moto.stepfunctions.parser.asl.component.intrinsic.argument.argument",
@@ -132,56 +134,73 @@ _ENGINE_MODULES = [
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
     "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3",
     "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
+    "moto.stepfunctions.parser.asl.jsonata.jsonata",
 ]
 
-_endpoint: str | None = None
-_clients: dict[tuple[str, str], BaseClient] = {}
 _clients_lock = threading.Lock()
 _session: boto3.Session | None = None  # one boto3 session: clients are built under _clients_lock
 _original_boto_client_for = boto_client.boto_client_for
 _moto_aws_sdk_eval_service_task = StateTaskServiceAwsSdk._eval_service_task
 
 
+def patches() -> list[Patch]:
+    """Everything this module changes in moto (applied and reverted by `flightpipe_local.patches`)."""
+    for name in _ENGINE_MODULES:
+        importlib.import_module(name)
+    return [
+        *imported_everywhere("moto.stepfunctions.parser", boto_client, "boto_client_for", local_boto_client_for),
+        *imported_everywhere("moto.stepfunctions.parser", json_path, "extract_json", extract_json),
+        Patch(
+            StateTaskService,
+            "_SERVICE_NAME_SFN_TO_BOTO_OVERRIDES",
+            {**StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES, **SDK_TO_BOTO_SERVICE},
+        ),
+        Patch(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", SYNC_POLL_SECONDS),
+        Patch(StateTaskServiceGlue, "_eval_integration_pattern", _glue_eval_integration_pattern),
+        Patch(StateTaskServiceGlue, "_sync_to_start_job_run", _glue_sync_to_start_job_run),
+        Patch(StateTaskServiceAwsSdk, "_from_error", _aws_sdk_from_error),
+        Patch(StateTaskServiceAwsSdk, "_eval_service_task", _aws_sdk_eval_service_task),
+        Patch(StateTaskServiceAwsSdk, "_normalise_parameters", _aws_sdk_request_fields),
+        Patch(StateTaskServiceAwsSdk, "_normalise_response", _aws_sdk_result_fields),
+        Patch(StepFunctionsParserBackend, "start_execution", _start_execution),
+        # Executions run: every Step Functions call (API, CloudFormation, EventBridge targets) reaches moto's
+        # executing backend. moto's own switch for it (`execute_state_machine`) would select that backend for
+        # the API only, process-wide, and CloudFormation's state machines would live in the other one.
+        # (`moto.stepfunctions.stepfunctions_backends` stays: the server finds the service's URLs through it.)
+        *(
+            Patch(module, "stepfunctions_backends", stepfunctions_parser_backends)
+            for module in (moto.stepfunctions.models, moto.stepfunctions.responses)
+        ),
+        Patch(StepFunctionResponse, "describe_execution", _describe_execution),
+        Patch(StepFunctionResponse, "stop_execution", _stop_execution),
+        # a failed Parallel branch or Map iteration with a States.* error reaches the state's Catch
+        Patch(branches_decl, "CustomErrorName", child_error_name),
+        Patch(iteration_worker, "CustomErrorName", child_error_name),
+        Patch(ErrorEqualsDecl, "_eval_body", _error_equals),
+        *stepfunctions_jsonata.patches(),
+    ]
+
+
 def install(ctx: StackContext) -> None:
-    global _endpoint
-    if _endpoint != ctx.endpoint:
-        with _clients_lock:
-            _clients.clear()
-    _endpoint = ctx.endpoint
-    _point_engine_at(local_boto_client_for)
-    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES.update(SDK_TO_BOTO_SERVICE)
-    state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = SYNC_POLL_SECONDS
-    StateTaskServiceGlue._eval_integration_pattern = _glue_eval_integration_pattern
-    StateTaskServiceGlue._sync_to_start_job_run = _glue_sync_to_start_job_run
-    StateTaskServiceAwsSdk._from_error = _aws_sdk_from_error
-    StateTaskServiceAwsSdk._eval_service_task = _aws_sdk_eval_service_task
-    _replace_in_engine("extract_json", extract_json)
-    StepFunctionsParserBackend.start_execution = _start_execution
-    StateTaskServiceAwsSdk._normalise_parameters = _aws_sdk_request_fields
-    StateTaskServiceAwsSdk._normalise_response = _aws_sdk_result_fields
-    sfn_models.stepfunctions_backends = _BackendsAsConfigured()
-    StepFunctionResponse.describe_execution = _describe_execution
-    branches_decl.CustomErrorName = child_error_name
-    iteration_worker.CustomErrorName = child_error_name
-    ErrorEqualsDecl._eval_body = _error_equals
-    StepFunctionResponse.stop_execution = _stop_execution
-    stepfunctions_jsonata.install()
+    """Nothing to prepare: the engine's clients for a stack are built on first use (`local_boto_client_for`)."""
 
 
 def local_boto_client_for(region: str, service: str, state_credentials: Any = None) -> BaseClient:
     """The engine's client factory, pointed at this stack (or at moto's in-process stubber under
     `mock_aws`). Clients are thread-safe, so one per (service, region) is shared by all executions."""
-    if botocore_stubber.enabled or _endpoint is None:
+    if botocore_stubber.enabled:
         return _original_boto_client_for(region, service, state_credentials)
     global _session
+    ctx = context.current()
+    clients = ctx.service("stepfunctions-clients", dict)
     key = (service, region)
     with _clients_lock:
-        if key not in _clients:
+        if key not in clients:
             _session = _session or boto3.Session()
-            _clients[key] = _session.client(
+            clients[key] = _session.client(
                 service,
                 region_name=region,
-                endpoint_url=_endpoint,
+                endpoint_url=ctx.endpoint,
                 aws_access_key_id="local",
                 aws_secret_access_key="local",  # noqa: S106 - the emulator ignores credentials
                 config=Config(
@@ -191,8 +210,8 @@ def local_boto_client_for(region: str, service: str, state_credentials: Any = No
                     read_timeout=300,
                 ),
             )
-            _clients[key].meta.events.register("after-call", _timestamps_as_text)
-        return _clients[key]
+            clients[key].meta.events.register("after-call", _timestamps_as_text)
+        return clients[key]
 
 
 def _timestamps_as_text(parsed: dict, **_) -> None:
@@ -219,19 +238,6 @@ def _aws_sdk_eval_service_task(self: StateTaskServiceAwsSdk, env, *args, **kwarg
         for key, value in result.items():
             if isinstance(value, StreamingBody):
                 result[key] = value.read().decode("utf-8", errors="replace")
-
-
-def _point_engine_at(factory) -> None:
-    _replace_in_engine("boto_client_for", factory)
-
-
-def _replace_in_engine(attribute: str, replacement) -> None:
-    """Rebind `attribute` in every engine module that imported it by name."""
-    for name in _ENGINE_MODULES:
-        importlib.import_module(name)
-    for name, module in list(sys.modules.items()):
-        if name.startswith("moto.stepfunctions.parser") and hasattr(module, attribute):
-            setattr(module, attribute, replacement)
 
 
 # Paths that may select several values: wildcards, slices, filters, deep scans.
@@ -438,24 +444,6 @@ def _stop_execution(self: StepFunctionResponse):
     if execution.stop_date is None:
         execution.stop_date = datetime.now(UTC)
     return ActionResult({"stopDate": execution.stop_date})
-
-
-class _BackendsAsConfigured:
-    """`stepfunctions_backends[account][region]` as moto's CloudFormation handlers for
-    AWS::StepFunctions::StateMachine read it: the backend the Step Functions API uses. With
-    `execute_state_machine` on, that is the executing engine's, so a machine created by a stack can be
-    described and run (moto writes it into the other backend, where no API call finds it)."""
-
-    def __getitem__(self, account_id: str):
-        return _RegionBackends(account_id)
-
-
-class _RegionBackends:
-    def __init__(self, account_id: str):
-        self.account_id = account_id
-
-    def __getitem__(self, region: str):
-        return get_backend(self.account_id, region)
 
 
 # ---------------------------------------------------------------- errors of Parallel branches and Map iterations

@@ -48,6 +48,8 @@ from moto.stepfunctions.parser.asl.eval.variable_store import NoSuchVariable
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.asl.jsonata.jsonata import extract_jsonata_variable_references
 
+from flightpipe_local.patches import Patch
+
 UNDEFINED = object()  # what a JSONata expression gives when it selects nothing
 
 _HASH_ALGORITHMS = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
@@ -57,10 +59,12 @@ class JSONataError(Exception):
     """An expression could not be parsed or evaluated; the message is the evaluator's."""
 
 
-def install() -> None:
-    StringJSONata._eval_body = _eval_jsonata_field
-    StringVariableSample._eval_body = _eval_variable_sample
-    moto_jsonata._eval_jsonata = _evaluate_text  # the evaluator moto lacks, for any path not replaced above
+def patches() -> list[Patch]:
+    return [
+        Patch(StringJSONata, "_eval_body", _eval_jsonata_field),
+        Patch(StringVariableSample, "_eval_body", _eval_variable_sample),
+        Patch(moto_jsonata, "_eval_jsonata", _evaluate_text),  # the evaluator moto lacks, for any other path
+    ]
 
 
 def _evaluate_text(expression: str) -> Any:

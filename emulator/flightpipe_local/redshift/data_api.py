@@ -23,7 +23,9 @@ from moto.redshift.models import RedshiftBackend
 from moto.redshiftdata.exceptions import ValidationException
 from moto.redshiftdata.responses import RedshiftDataAPIServiceResponse
 
+from flightpipe_local import context
 from flightpipe_local.context import StackContext
+from flightpipe_local.patches import Patch
 from flightpipe_local.redshift import metadata, validation
 from flightpipe_local.redshift.errors import EngineError
 from flightpipe_local.redshift.shapes import PAGE_SIZE, csv_page, describe, describe_sub, json_page, without_none
@@ -34,18 +36,15 @@ OFFLINE_FLAG = "warehouse.offline"
 LIST_STATEMENTS_MAX = 100  # ListStatementsLimit
 METADATA_MAX = 1000  # PageSize of ListDatabases, ListSchemas, ListTables, DescribeTable
 SERVERLESS_DATABASE = "dev"  # the database every Redshift Serverless namespace starts with
-_ACTIONS = ("execute_statement", "batch_execute_statement", "describe_statement", "get_statement_result",
-            "get_statement_result_v2", "list_statements", "cancel_statement", "list_databases", "list_schemas",
-            "list_tables", "describe_table")
 __all__ = ["PAGE_SIZE", "OFFLINE_FLAG", "install", "shutdown", "service"]
 
-_service: StatementService | None = None
-
-
 def service() -> StatementService:
-    if _service is None:
-        raise RuntimeError("data_api.install(ctx) has not been called")
-    return _service
+    """The Data API of the stack this request is for."""
+    return context.current().service("redshift-data", _not_installed)
+
+
+def _not_installed() -> StatementService:
+    raise RuntimeError("data_api.install(ctx) has not been called for this stack")
 
 
 # ---------------------------------------------------------------- request checks shared by the actions
@@ -295,17 +294,22 @@ def describe_table(self: RedshiftDataAPIServiceResponse):
                   extra=without_none({"TableName": table}))
 
 
+def patches() -> list[Patch]:
+    """Everything this module changes in moto (applied and reverted by `flightpipe_local.patches`)."""
+    api = RedshiftDataAPIServiceResponse
+    return [
+        *(Patch(api, action.__name__, action)  # moto answers these with canned results
+          for action in (execute_statement, describe_statement, get_statement_result, cancel_statement)),
+        *(Patch.new(api, action.__name__, action)  # moto lacks these
+          for action in (batch_execute_statement, get_statement_result_v2, list_statements, list_databases,
+                         list_schemas, list_tables, describe_table)),
+        Patch(RedshiftBackend, "delete_cluster", _delete_cluster_and_its_data),
+    ]
+
+
 def install(ctx: StackContext) -> None:
-    """Serve the Data API from local databases under `ctx.state_dir`. Idempotent; a new `ctx` (another
-    state folder) closes the previous databases first."""
-    global _service
-    if _service is not None and _service.ctx == ctx:
-        return
-    shutdown()
-    _service = StatementService(ctx)
-    for action in _ACTIONS:
-        setattr(RedshiftDataAPIServiceResponse, action, globals()[action])
-    RedshiftBackend.delete_cluster = _delete_cluster_and_its_data
+    """Serve the stack's Data API from local databases under `ctx.state_dir`."""
+    ctx.service("redshift-data", lambda: StatementService(ctx))
 
 
 _moto_delete_cluster = RedshiftBackend.delete_cluster
@@ -313,14 +317,14 @@ _moto_delete_cluster = RedshiftBackend.delete_cluster
 
 def _delete_cluster_and_its_data(self: RedshiftBackend, **kwargs):
     cluster = _moto_delete_cluster(self, **kwargs)
-    if _service is not None:
-        _service.drop_target(cluster.cluster_identifier)
+    data_api = context.current().services.get("redshift-data")
+    if data_api is not None:
+        data_api.drop_target(cluster.cluster_identifier)
     return cluster
 
 
-def shutdown() -> None:
-    """Stop the workers and close the DuckDB files (the stack may start again with another state folder)."""
-    global _service
-    if _service is not None:
-        _service.close()
-        _service = None
+def shutdown(ctx: StackContext | None = None) -> None:
+    """Stop the stack's workers and close its DuckDB files."""
+    data_api = (ctx or context.current()).services.pop("redshift-data", None)
+    if data_api is not None:
+        data_api.close()
