@@ -13,6 +13,7 @@ enforced; `BatchStopJobRun` (which moto lacks) is honoured.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 import os
@@ -186,7 +187,9 @@ def _launch(run: LocalJobRun) -> None:
     """The run is STARTING; prepare and run it in a thread of its own, as Glue does after StartJobRun returns."""
     with _registry_lock:
         _active_runs.append(run)
-    threading.Thread(target=_run, args=(run,), name=f"glue-job-{run.job_run_id[:11]}", daemon=True).start()
+    # The thread works for the stack that received StartJobRun (the request's context goes with it).
+    work = contextvars.copy_context()
+    threading.Thread(target=work.run, args=(_run, run), name=f"glue-job-{run.job_run_id[:11]}", daemon=True).start()
 
 
 def _run(run: LocalJobRun) -> None:
