@@ -118,9 +118,11 @@ def test_copy_bad_row_names_file_and_line(wh, s3):
     wh.execute("CREATE TABLE t (id INT, v VARCHAR(5))")
     with pytest.raises(EngineError) as failure:
         wh.execute("COPY t FROM 's3://b/bad/' IAM_ROLE default DELIMITER ',' IGNOREHEADER 1")
-    assert "s3://b/bad/flights.csv" in str(failure.value)
-    assert "Line: 4" in str(failure.value)
+    # Redshift's message (doc "STL_LOAD_ERRORS"); the file, line, column and value are in stl_load_errors.
+    assert str(failure.value) == "Load into table 't' failed. Check 'stl_load_errors' system table for details."
     assert rows(wh, "SELECT count(*) FROM t") == [(0,)]  # nothing half-loaded
+    errors = rows(wh, "SELECT filename, line_number, colname, raw_field_value, err_code FROM stl_load_errors")
+    assert errors == [("s3://b/bad/flights.csv", 4, "id", "three", 1207)]
 
 
 def test_copy_options_are_parsed():
@@ -132,8 +134,12 @@ def test_copy_options_are_parsed():
     assert (cmd.table, cmd.columns, cmd.source, cmd.format) == ("s.t", ["a", "b"], "s3://bk/p/", "CSV")
     assert (cmd.delimiter, cmd.ignore_header, cmd.quote, cmd.null_as) == (";", 2, "'", "\\N")
     assert cmd.empty_as_null and cmd.blanks_as_null
-    with pytest.raises(EngineError, match="MANIFEST"):
-        parse_copy("COPY t FROM 's3://b/m' IAM_ROLE default MANIFEST")
+    assert parse_copy("COPY t FROM 's3://b/m' IAM_ROLE default MANIFEST").manifest
+    with pytest.raises(EngineError, match="FIXEDWIDTH is not supported by the local warehouse"):
+        parse_copy("COPY t FROM 's3://b/m' IAM_ROLE default FIXEDWIDTH 'a:1'")
+    # doc "COPY from columnar data formats": REGION is refused for Parquet.
+    with pytest.raises(EngineError, match="^REGION argument is not supported for PARQUET based COPY$"):
+        parse_copy("COPY t FROM 's3://b/p/' IAM_ROLE default FORMAT AS PARQUET REGION 'us-east-1'")
 
 
 def test_batch_is_all_or_nothing(wh):

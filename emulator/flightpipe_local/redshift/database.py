@@ -1,7 +1,9 @@
+# ruff: noqa: S608 - SQL here is built from quoted identifiers and literals; values travel as parameters
 """One Redshift database in one DuckDB file.
 
 A lock serialises all work on it, so every call (a single statement or a batch) is one transaction that other
-clients see whole or not at all.
+clients see whole or not at all. Every call is a fresh session: `integer_division` on (Redshift divides integers
+as integers: doc "Computations with numeric values"), search path `public`, time zone UTC.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-from flightpipe_local.redshift.copy import S3Reader, copy_from_s3, is_copy, parse_copy
-from flightpipe_local.redshift.errors import EngineError, clean_error
-from flightpipe_local.redshift.translate import _DML, _translate, split_statements
+from flightpipe_local.redshift import catalog
+from flightpipe_local.redshift.copy import LoadFailed, S3Reader, copy_from_s3, is_copy, parse_copy
+from flightpipe_local.redshift.ddl import identity_violation
+from flightpipe_local.redshift.errors import EngineError, redshift_message
+from flightpipe_local.redshift.functions import TypeOf
+from flightpipe_local.redshift.translate import _DML, _translate, parsed, split_statements
 from flightpipe_local.redshift.types import redshift_type_name
+from flightpipe_local.redshift.unload import S3Writer, is_unload, unload_to_s3
 
 
 @dataclass
@@ -31,19 +37,23 @@ class Result:
     elapsed_ns: int = 0
 
 
+class Database(catalog.CatalogQueries):
+    """One Redshift database in one DuckDB file. Thread-safe: calls run one at a time.
 
+    `s3_reader` serves COPY, `s3_writer` UNLOAD; `user` is what current_user answers."""
 
-class Database:
-    """One Redshift database in one DuckDB file. Thread-safe: calls run one at a time."""
-
-    def __init__(self, path: Path, s3_reader: S3Reader | None = None):
+    def __init__(self, path: Path, s3_reader: S3Reader | None = None, s3_writer: S3Writer | None = None,
+                 user: str = "awsuser"):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._s3_reader = s3_reader
+        self._s3_writer = s3_writer
         self._lock = threading.Lock()
         self._db = duckdb.connect(str(self.path))
         self._db.execute("SET TimeZone = 'UTC'")
         self._db.execute("CREATE SCHEMA IF NOT EXISTS public")  # Redshift's default schema
+        catalog.install(self._db)
+        self._db.execute(f"CREATE OR REPLACE TABLE {catalog.CATALOG}.rs_session AS SELECT ? AS user_name", [user])
         self._running: duckdb.DuckDBPyConnection | None = None
 
     def execute(self, sql: str, params: dict[str, str] | None = None) -> Result:
@@ -66,13 +76,23 @@ class Database:
         with self._lock:
             self._db.close()
 
+    def _query(self, sql: str, params: list) -> list[tuple]:
+        """A catalog query (catalog.CatalogQueries), in its own short session."""
+        with self._lock:
+            cursor = self._db.cursor()
+            try:
+                return cursor.execute(sql, params).fetchall()
+            finally:
+                cursor.close()
+
     def _run(self, sqls: list[str], params: dict[str, str] | None, numbered_by_text: bool) -> list[Result]:
         with self._lock:
             # A fresh connection per call is a fresh session: TEMP tables vanish with it, as in Redshift.
             cursor = self._db.cursor()
             self._running = cursor
+            load_errors: list[tuple] = []
             try:
-                cursor.execute("SET schema = 'public'")
+                cursor.execute("SET schema = 'public'; SET integer_division = true")
                 cursor.execute("BEGIN TRANSACTION")
                 results = []
                 for number, text in enumerate(sqls, start=1):
@@ -82,10 +102,13 @@ class Database:
                     for statement in split_statements(text) if numbered_by_text else [text]:
                         try:
                             result = self._statement(cursor, statement, params)
+                        except LoadFailed as exc:
+                            load_errors = exc.rows
+                            raise EngineError(str(exc), number) from None
                         except EngineError as exc:
                             raise EngineError(str(exc), number) from None
                         except duckdb.Error as exc:
-                            raise EngineError(clean_error(exc), number) from None
+                            raise EngineError(redshift_message(str(exc)), number) from None
                     result.elapsed_ns = time.perf_counter_ns() - started
                     results.append(result)
                 cursor.execute("COMMIT")
@@ -95,6 +118,9 @@ class Database:
                     cursor.execute("ROLLBACK")
                 except duckdb.Error:
                     pass  # the transaction may already be aborted by the failure
+                if load_errors:  # STL_LOAD_ERRORS keeps the rows of a failed COPY, as Redshift's does
+                    cursor.executemany(f"INSERT INTO {catalog.CATALOG}.stl_load_errors VALUES "
+                                       f"({', '.join('?' * 18)})", load_errors)
                 raise
             finally:
                 self._running = None
@@ -104,7 +130,14 @@ class Database:
         if is_copy(statement):
             loaded = copy_from_s3(self._db, cursor, parse_copy(statement), self._s3_reader)
             return Result(sql=statement, rows_affected=loaded)
-        translated, kind = _translate(statement, params)
+        if is_unload(statement):
+            unloaded = unload_to_s3(cursor, statement, params, self._s3_reader, self._s3_writer,
+                                    lambda sql: _translate(sql, params, self._types_for(cursor))[0])
+            return Result(sql=statement, rows_affected=unloaded)
+        tree = parsed(statement)
+        if isinstance(tree, exp.Insert):
+            self._check_identity(cursor, tree)
+        translated, kind = _translate(statement, params, self._types_for(cursor))
         result = Result(sql=statement)
         for sql in translated:
             cursor.execute(sql)
@@ -114,8 +147,45 @@ class Database:
             result.rows_affected = int(cursor.fetchone()[0])
         elif issubclass(kind, (exp.Query, exp.Describe, exp.Show, exp.Pragma)) and cursor.description:
             result.has_result_set = True
-            result.columns = [d[0] for d in cursor.description]
+            result.columns = [d[0].lower() for d in cursor.description]
             result.type_names = [redshift_type_name(str(d[1])) for d in cursor.description]
             result.rows = cursor.fetchall()
             result.rows_affected = len(result.rows)
         return result
+
+    def _check_identity(self, cursor: duckdb.DuckDBPyConnection, insert: exp.Insert) -> None:
+        table = insert.find(exp.Table)
+        if table is None:
+            return
+        rows = cursor.execute(
+            f"SELECT column_name FROM {catalog.CATALOG}.user_columns WHERE is_identity AND table_name = ? "
+            "AND schema_name = coalesce(?, schema_name)", [table.name, table.db or None]).fetchall()
+        problem = identity_violation(insert, [r[0] for r in rows])
+        if problem:
+            raise EngineError(problem)
+
+    def _types_for(self, cursor: duckdb.DuckDBPyConnection):
+        """The TypesFor of translate: column types of the tables a statement names, from DuckDB's catalog."""
+
+        def types_for(tree: exp.Expression) -> TypeOf:
+            tables = {t.alias_or_name.lower(): t.name.lower() for t in tree.find_all(exp.Table)}
+            if not tables:
+                return lambda column: None
+            rows = cursor.execute(
+                "SELECT lower(table_name), lower(column_name), data_type FROM duckdb_columns() "
+                "WHERE list_contains(?, lower(table_name))", [sorted(set(tables.values()))]).fetchall()
+            columns: dict[str, dict[str, str]] = {}
+            for table, column, data_type in rows:
+                columns.setdefault(table, {})[column] = data_type
+
+            def type_of(column: exp.Column) -> str | None:
+                if column.table:
+                    return columns.get(tables.get(column.table.lower(), ""), {}).get(column.name.lower())
+                for table in tables.values():
+                    if column.name.lower() in columns.get(table, {}):
+                        return columns[table][column.name.lower()]
+                return None
+
+            return type_of
+
+        return types_for
