@@ -10,11 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flightpipe_local.redshift.copy_options import CopyCommand
+from flightpipe_local.redshift.to_char import strptime_format
 from flightpipe_local.redshift.translate import sql_str
 
-_TO_STRFTIME = [("YYYY", "%Y"), ("YY", "%y"), ("MONTH", "%B"), ("MON", "%b"), ("MM", "%m"), ("DD", "%d"),
-                ("HH24", "%H"), ("HH12", "%I"), ("HH", "%H"), ("MI", "%M"), ("SS", "%S"), ("AM", "%p"),
-                ("PM", "%p")]
 # The layouts 'auto' recognises (doc "Using automatic recognition with DATEFORMAT and TIMEFORMAT").
 _AUTO_DATES = ["%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y", "%Y/%m/%d", "%Y%m%d", "%b-%d-%Y", "%b %d, %Y", "%B %d, %Y",
                "%d-%b-%Y", "%Y.%j", "%m/%d/%y"]
@@ -24,12 +22,6 @@ _AUTO_TIMES = ["%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%
 _INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
 _TYPE_NAMES = {"SMALLINT": "Short", "INTEGER": "Integer", "BIGINT": "Long", "DOUBLE": "Double", "FLOAT": "Float",
                "BOOLEAN": "Boolean", "DATE": "Date", "TIMESTAMP": "Timestamp", "VARCHAR": "varchar"}
-
-
-def strftime_format(redshift_format: str) -> str:
-    for token, code in _TO_STRFTIME:
-        redshift_format = redshift_format.replace(token, code)
-    return redshift_format
 
 
 @dataclass
@@ -101,7 +93,7 @@ def _converted(cmd: CopyCommand, v: str, kind: str, duck_type: str) -> str:
     if kind == "DATE" and cmd.date_format:
         if cmd.date_format.lower() == "auto":
             return f"CAST({_parse_time(f'trim({v})', _AUTO_DATES)} AS DATE)"
-        return f"CAST(try_strptime(trim({v}), {sql_str(strftime_format(cmd.date_format))}) AS DATE)"
+        return f"CAST(try_strptime(trim({v}), {sql_str(strptime_format(cmd.date_format))}) AS DATE)"
     if kind == "TIMESTAMP" and cmd.time_format:
         fmt = cmd.time_format.lower()
         if fmt == "auto":
@@ -110,5 +102,5 @@ def _converted(cmd: CopyCommand, v: str, kind: str, duck_type: str) -> str:
             return f"CAST(to_timestamp(TRY_CAST(trim({v}) AS DOUBLE)) AS TIMESTAMP)"
         if fmt == "epochmillisecs":
             return f"CAST(to_timestamp(TRY_CAST(trim({v}) AS DOUBLE) / 1000) AS TIMESTAMP)"
-        return f"try_strptime(trim({v}), {sql_str(strftime_format(cmd.time_format))})"
+        return f"try_strptime(trim({v}), {sql_str(strptime_format(cmd.time_format))})"
     return f"TRY_CAST(trim({v}) AS {duck_type})"

@@ -15,7 +15,7 @@ def _as_written(name: str):
     return lambda args: exp.Anonymous(this=name, expressions=args)
 
 
-_KEPT = ("TO_CHAR", "DATE_PART", "PGDATE_PART", "ADD_MONTHS", "TRUNC")
+_KEPT = ("TO_CHAR", "DATE_PART", "PGDATE_PART", "ADD_MONTHS", "TRUNC", "TO_DATE", "TO_TIMESTAMP")
 
 
 class LocalRedshift(Redshift):

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from flightpipe_local.redshift.errors import EngineError
-from flightpipe_local.redshift.to_char import to_char
+from flightpipe_local.redshift.to_char import to_char, to_date
 
 TypeOf = Callable[[exp.Column], "str | None"]  # a column's DuckDB type, when the engine knows it
 TypesFor = Callable[[exp.Expression], TypeOf]  # the column types of one statement's tables
@@ -28,14 +28,14 @@ def unknown_types(column: exp.Column) -> None:
     return None
 
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
-_TIMESTAMP_FUNCS = (exp.CurrentTimestamp, exp.StrToTime, exp.TsOrDsAdd, exp.DateAdd, exp.TimestampAdd)
+_TIMESTAMP_FUNCS = (exp.CurrentTimestamp, exp.AtTimeZone, exp.StrToTime, exp.TsOrDsAdd, exp.DateAdd, exp.TimestampAdd)
 _AGGREGATES_NEEDING_FRAME = (exp.Sum, exp.Avg, exp.Count, exp.Min, exp.Max, exp.Stddev, exp.StddevSamp,
                              exp.StddevPop, exp.Variance, exp.VariancePop)
 
 
 def needs_types(tree: exp.Expression) -> bool:
     """Whether translating `tree` depends on the types of its columns (then it is not cached)."""
-    for node in tree.find_all(exp.Anonymous, exp.Avg, exp.Median, exp.PercentileCont):
+    for node in tree.find_all(exp.Anonymous, exp.Avg, exp.Median, exp.PercentileCont, exp.Sub):
         if not isinstance(node, exp.Anonymous) or node.name.upper() == "TRUNC":
             return True
     return False
@@ -57,8 +57,19 @@ def rewrite(tree: exp.Expression, type_of: TypeOf) -> exp.Expression:
             return _window_avg(node, type_of)
         if isinstance(node, exp.Avg) and not isinstance(node.parent, exp.Window):
             return _avg(node, type_of)
-        if isinstance(node, (exp.Median, exp.PercentileCont)):
-            return _inverse_distribution(node, type_of)
+        if isinstance(node, exp.Window) and isinstance(node.this, exp.Median):
+            return _inverse_distribution(node, node.this.this, type_of)
+        if isinstance(node, (exp.Median, exp.PercentileCont)) and not isinstance(node.parent, exp.Window):
+            return _inverse_distribution(node, node.this, type_of)
+        if isinstance(node, (exp.Length, exp.StrPosition)) and not isinstance(node.parent, exp.Cast):
+            return exp.cast(node, "INTEGER")  # doc "LEN function", "CHARINDEX function": INTEGER
+        if isinstance(node, exp.RegexpReplace) and node.args.get("single_replace"):
+            node.set("single_replace", False)  # doc "REGEXP_REPLACE function": every occurrence
+            node.set("modifiers", exp.Literal.string("g"))
+            return node
+        if isinstance(node, exp.Sub) and _kind(node.this, type_of) == "DATE" \
+                and _kind(node.expression, type_of) == "DATE":
+            return exp.cast(exp.paren(node, copy=False), "INTEGER")  # doc "Datetime types": days, an INTEGER
         if isinstance(node, exp.Extract):
             return exp.cast(node, "INTEGER")  # doc "EXTRACT function": INTEGER for date and timestamp parts
         if isinstance(node, exp.Concat):
@@ -81,7 +92,7 @@ def _kind(node: exp.Expression, type_of: TypeOf) -> str | None:
         return "VARCHAR" if node.is_string else ("DECIMAL" if "." in node.name else "INTEGER")
     if isinstance(node, exp.Cast):
         name = node.to.this.name
-        return "DECIMAL" if name == "DECIMAL" else name
+        return {"INT": "INTEGER", "TINYINT": "SMALLINT", "FLOAT": "DOUBLE", "TEXT": "VARCHAR"}.get(name, name)
     if isinstance(node, _TIMESTAMP_FUNCS):
         return "TIMESTAMP"
     if isinstance(node, exp.Anonymous) and node.name.upper() == "ADD_MONTHS":
@@ -141,9 +152,8 @@ def _window_avg(window: exp.Window, type_of: TypeOf) -> exp.Expression:
     return exp.cast(quotient, "BIGINT") if kind in _INTEGER_TYPES else exp.paren(quotient, copy=False)
 
 
-def _inverse_distribution(node: exp.Expression, type_of: TypeOf) -> exp.Expression:
+def _inverse_distribution(node: exp.Expression, value: exp.Expression, type_of: TypeOf) -> exp.Expression:
     """MEDIAN/PERCENTILE_CONT of integers and decimals answer DECIMAL (doc "MEDIAN function")."""
-    value = node.this
     if isinstance(node, exp.PercentileCont) and isinstance(node.parent, exp.WithinGroup):
         order = node.parent.expression
         value = order.expressions[0].this if isinstance(order, exp.Order) else value
@@ -252,4 +262,7 @@ def _to_char(node: exp.Anonymous, type_of: TypeOf) -> exp.Expression:
 
 
 _ANONYMOUS = {"DATE_PART": _date_part, "PGDATE_PART": _date_part, "TRUNC": _trunc, "ADD_MONTHS": _add_months,
-              "TO_CHAR": _to_char}
+              "OCTET_LENGTH": lambda node, _: exp.cast(exp.Anonymous(this="strlen", expressions=node.expressions),
+                                                       "INTEGER"),
+              "TO_CHAR": _to_char, "TO_DATE": lambda node, _: to_date(node, date=True),
+              "TO_TIMESTAMP": lambda node, _: to_date(node, date=False)}

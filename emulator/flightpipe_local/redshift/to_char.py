@@ -24,6 +24,27 @@ _TOKEN = re.compile("|".join(
 _NUMERIC_PATTERN = re.compile(r"^(FM)?[90.,DGSLPRMI$ ]+$", re.IGNORECASE)
 
 
+_PARSE_CODES = {"YYYY": "%Y", "YY": "%y", "MONTH": "%B", "MON": "%b", "MM": "%m", "DDD": "%j", "DD": "%d",
+                "HH24": "%H", "HH12": "%I", "HH": "%I", "MI": "%M", "SS": "%S", "MS": "%g", "US": "%f",
+                "AM": "%p", "PM": "%p", "DY": "%a", "DAY": "%A"}
+_PARSE_TOKEN = re.compile("|".join(sorted(_PARSE_CODES, key=len, reverse=True)), re.IGNORECASE)
+
+
+def strptime_format(redshift_format: str) -> str:
+    """A Redshift date/time format ('DD Mon YYYY', 'YYYY-MM-DD HH24:MI:SS') as a strptime format."""
+    return _PARSE_TOKEN.sub(lambda m: _PARSE_CODES[m.group(0).upper()], redshift_format.replace("%", "%%"))
+
+
+def to_date(node: exp.Anonymous, date: bool) -> exp.Expression:
+    """TO_DATE(text, format) and TO_TIMESTAMP(text, format) (doc "TO_DATE function", "TO_TIMESTAMP function")."""
+    if len(node.expressions) < 2 or not (isinstance(node.expressions[1], exp.Literal)
+                                         and node.expressions[1].is_string):
+        raise EngineError(f"{node.name.upper()} needs a value and a format string literal on the local warehouse")
+    parsed = exp.Anonymous(this="strptime", expressions=[
+        exp.cast(node.expressions[0], "VARCHAR"), exp.Literal.string(strptime_format(node.expressions[1].name))])
+    return exp.cast(parsed, "DATE") if date else parsed
+
+
 def _strftime(ts: exp.Expression, code: str) -> exp.Expression:
     return exp.Anonymous(this="strftime", expressions=[ts, exp.Literal.string(code)])
 

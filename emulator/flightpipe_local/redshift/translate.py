@@ -10,7 +10,9 @@ into a copy of the cached tree.
 from __future__ import annotations
 
 import functools
+import re
 
+import duckdb
 import sqlglot
 from sqlglot import exp
 from sqlglot.tokens import TokenType
@@ -121,7 +123,9 @@ def _system_functions(tree: exp.Expression) -> exp.Expression:
 
     def rewrite(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.CurrentUser):
-            return exp.column("user_name", table="rs_session", db="main", catalog=CATALOG)
+            session = exp.Table(this=exp.to_identifier("rs_session"), db=exp.to_identifier("main"),
+                                catalog=exp.to_identifier(CATALOG))
+            return exp.Subquery(this=exp.select("user_name").from_(session))
         if isinstance(node, exp.CurrentVersion):
             return exp.Literal.string(VERSION)
         if isinstance(node, exp.Table) and not node.args.get("catalog"):
@@ -167,6 +171,7 @@ def parsed(statement: str) -> exp.Expression | None:
     for start, reason in _REFUSED.items():
         if words.startswith(start):
             raise EngineError(reason)
+    statement = _quote_notnull_columns(statement, tokens)
     markers = None
     if first_word == "CREATE":
         statement, markers = ddl.prepare_create(statement)
@@ -188,8 +193,25 @@ def parsed(statement: str) -> exp.Expression | None:
     return tree
 
 
+def _quote_notnull_columns(statement: str, tokens: list) -> str:
+    """`SELECT notnull FROM pg_table_def`: a column named notnull, not the NOTNULL operator sqlglot reads."""
+    for previous, token in reversed(list(zip(tokens, tokens[1:], strict=False))):
+        if token.text.upper() == "NOTNULL" and previous.token_type in (TokenType.SELECT, TokenType.COMMA,
+                                                                       TokenType.DOT):
+            statement = statement[: token.start] + '"notnull"' + statement[token.end + 1:]
+    return statement
+
+
 def _syntax_error(exc: sqlglot.ParseError, statement: str) -> str:
-    """Redshift's words: syntax error at or near "token"."""
+    """Redshift's words: syntax error at or near "token" (DuckDB's parser is PostgreSQL's, as Redshift's is)."""
+    try:
+        duckdb.extract_statements(statement)
+    except duckdb.ParserException as parser_error:
+        match = re.search(r'syntax error at or near "[^"]*"|syntax error at end of input', str(parser_error))
+        if match:
+            return match.group(0)
+    except duckdb.Error:
+        pass
     details = exc.errors[0] if exc.errors else {}
     near = (details.get("highlight") or "").strip() or (statement.split() or [""])[0]
     return f'syntax error at or near "{near}"'
