@@ -49,14 +49,22 @@ WHERE NOT v.internal AND v.database_name = current_database() AND v.schema_name 
 CREATE OR REPLACE VIEW {CATALOG}.user_columns AS
 SELECT CASE WHEN c.database_name = 'temp' THEN 'pg_temp_1' ELSE c.schema_name END AS schema_name, c.table_name,
        c.table_oid, c.column_name, c.column_index AS ordinal,
-       {CATALOG}.rs_type(c.data_type, json_extract_string(c.comment, '$.type')) AS rs_type,
+       {CATALOG}.rs_type(c.data_type, json_extract_string(m.meta, '$.type')) AS rs_type,
        NOT c.is_nullable AS not_null, c.column_default,
-       coalesce(json_extract_string(c.comment, '$.encode'), 'none') AS encoding,
-       coalesce(json_extract(c.comment, '$.distkey')::BOOLEAN, FALSE) AS distkey,
-       coalesce(json_extract(c.comment, '$.identity')::BOOLEAN, FALSE) AS is_identity
+       coalesce(json_extract_string(m.meta, '$.encode'), 'none') AS encoding,
+       coalesce(json_extract(m.meta, '$.distkey')::BOOLEAN, FALSE) AS distkey,
+       coalesce(json_extract(m.meta, '$.identity')::BOOLEAN, FALSE) AS is_identity
 FROM duckdb_columns() c
+JOIN duckdb_tables() t ON t.table_oid = c.table_oid
+CROSS JOIN LATERAL (SELECT CASE WHEN t.comment LIKE '{{%' THEN
+    json_extract(t.comment, '$.columns."' || lower(c.column_name) || '"') END AS meta) m
 WHERE ((c.database_name = current_database() AND c.schema_name <> 'main') OR c.database_name = 'temp')
-  AND NOT c.internal;
+  AND NOT c.internal
+UNION ALL
+SELECT v.schema_name, v.table_name, v.table_oid, v.column_name, v.column_index, {CATALOG}.rs_type(v.data_type, NULL),
+       FALSE, NULL, 'none', FALSE, FALSE
+FROM duckdb_columns() v JOIN duckdb_views() w ON w.view_oid = v.table_oid
+WHERE v.database_name = current_database() AND v.schema_name <> 'main' AND NOT w.internal;
 CREATE OR REPLACE VIEW {CATALOG}.information_schema_schemata AS
 SELECT current_database() AS catalog_name, schema_name, 'rdsdb' AS schema_owner FROM (
     SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() AND schema_name <> 'main'

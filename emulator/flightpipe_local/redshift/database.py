@@ -157,9 +157,10 @@ class Database(catalog.CatalogQueries):
         table = insert.find(exp.Table)
         if table is None:
             return
-        rows = cursor.execute(
-            f"SELECT column_name FROM {catalog.CATALOG}.user_columns WHERE is_identity AND table_name = ? "
-            "AND schema_name = coalesce(?, schema_name)", [table.name, table.db or None]).fetchall()
+        rows = cursor.execute(  # ddl.py makes IDENTITY a nextval default
+            "SELECT lower(column_name) FROM duckdb_columns() WHERE lower(table_name) = ? "
+            "AND schema_name = coalesce(?, schema_name) AND column_default LIKE 'nextval(%'",
+            [table.name.lower(), table.db or None]).fetchall()
         problem = identity_violation(insert, [r[0] for r in rows])
         if problem:
             raise EngineError(problem)

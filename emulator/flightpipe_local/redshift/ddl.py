@@ -1,8 +1,8 @@
 """CREATE TABLE and CREATE VIEW as Redshift reads them, for DuckDB.
 
 - Distribution and sort attributes (DISTSTYLE, DISTKEY, [COMPOUND|INTERLEAVED] SORTKEY, ENCODE, BACKUP) change
-  nothing locally; they are kept as table and column comments so the catalog (svv_table_info, pg_table_def)
-  reports them (doc "CREATE TABLE", https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_TABLE_NEW.html).
+  nothing locally; they are kept, with each column's declared type, in the table's comment so the catalog
+  (svv_table_info, pg_table_def) reports them (doc "CREATE TABLE", https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_TABLE_NEW.html).
 - VARCHAR(n)/CHAR(n) lengths are enforced in bytes, as Redshift does (doc "Character types": lengths are in
   bytes; VARCHAR without a length is VARCHAR(256), CHAR is CHAR(1), MAX is 65535), by a CHECK constraint whose
   failure errors.py words as Redshift does.
@@ -120,13 +120,13 @@ def translate_create_table(create: exp.Create, markers: dict) -> list[exp.Expres
         elif column.kind is not None and column.kind.this == exp.DataType.Type.DECIMAL and not column.kind.expressions:
             column.set("kind", exp.DataType.build("DECIMAL(18,0)"))
         column.set("constraints", kept)
-        after.append(_comment("COLUMN", table, meta, column=name))
-    after.append(_comment("TABLE", table, table_meta))
+        table_meta["columns"][name] = {k: v for k, v in meta.items() if v}
+    after.append(_comment("TABLE", table, table_meta))  # one comment for the table and its columns
     return before, after
 
 
 def _table_attributes(create: exp.Create, markers: dict) -> dict:
-    meta = {"diststyle": None, "distkey": None, "sortkey": [], "interleaved": markers["interleaved"]}
+    meta = {"diststyle": None, "distkey": None, "sortkey": [], "interleaved": markers["interleaved"], "columns": {}}
     props = create.args.get("properties")
     keep = []
     for prop in props.expressions if props else []:
@@ -162,10 +162,8 @@ def _identity(table: exp.Table, column: exp.ColumnDef, kind) -> tuple[exp.Expres
     return sequence, default
 
 
-def _comment(kind: str, table: exp.Table, meta: dict, column: str | None = None) -> exp.Expression:
+def _comment(kind: str, table: exp.Table, meta: dict) -> exp.Expression:
     target = table.sql("duckdb", identify=True)
-    if column is not None:
-        target += "." + exp.to_identifier(column).sql("duckdb", identify=True)
     text = json.dumps(meta, separators=(",", ":")).replace("'", "''")
     return sqlglot.parse_one(f"COMMENT ON {kind} {target} IS '{text}'", read="duckdb")
 
