@@ -230,7 +230,7 @@ def _add_months(node: exp.Anonymous, type_of: TypeOf) -> exp.Expression:
 
 def _concat(node: exp.Concat) -> exp.Expression:
     """CONCAT is NULL when either argument is (doc "CONCAT function"), like ||."""
-    args = node.expressions
+    args = [exp.cast(arg, "VARCHAR") for arg in node.expressions]
     result = args[0]
     for arg in args[1:]:
         result = exp.DPipe(this=result, expression=arg, safe=False)
