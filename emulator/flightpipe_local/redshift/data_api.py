@@ -35,6 +35,7 @@ from moto.redshiftdata.exceptions import ResourceNotFoundException, ValidationEx
 from moto.redshiftdata.responses import RedshiftDataAPIServiceResponse
 
 from flightpipe_local.context import StackContext
+from flightpipe_local.redshift import local_s3
 from flightpipe_local.redshift.database import Database, Result
 from flightpipe_local.redshift.errors import EngineError
 
@@ -177,7 +178,8 @@ class DataApiService:
             if (target, database) not in self._workers:
                 path = self.warehouse_dir / target / f"{database}.duckdb"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self._workers[target, database] = _DatabaseWorker(Database(path, s3_reader=self._read_s3))
+                writer = local_s3.writer(self.ctx.account_id)
+                self._workers[target, database] = _DatabaseWorker(Database(path, self._read_s3, writer))
             return self._workers[target, database]
 
     def drop_target(self, target: str) -> None:

@@ -66,3 +66,14 @@ def test_errors_are_redshift_words_without_escape_codes(rd):
     assert described["Status"] == "FAILED"
     assert 'relation "no_such_table" does not exist' in described["Error"]
     assert "\x1b" not in described["Error"]
+
+
+def test_unload_writes_to_the_local_s3(rd):
+    """doc "UNLOAD": PARALLEL OFF writes <prefix>000; CSV with HEADER; ResultRows counts the rows unloaded."""
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="conformance-unload")
+    described, _ = run(rd, "UNLOAD ('SELECT 1 AS a UNION ALL SELECT 2 ORDER BY 1') TO 's3://conformance-unload/out_' "
+                           "IAM_ROLE default CSV HEADER PARALLEL OFF")
+    assert described["Status"] == "FINISHED", described.get("Error")
+    body = s3.get_object(Bucket="conformance-unload", Key="out_000")["Body"].read().decode()
+    assert body == "a\n1\n2\n"
