@@ -264,3 +264,26 @@ def test_data_survives_a_new_warehouse_on_the_same_file(tmp_path):
 def test_split_statements_respects_quotes_and_comments():
     sql = "SELECT 'a;b'; -- c;\nSELECT 2;  ;"
     assert split_statements(sql) == ["SELECT 'a;b'", "-- c;\nSELECT 2"]
+
+
+def test_catalog_api_for_the_data_api(wh):
+    """What ListSchemas / ListTables / DescribeTable answer (doc "Redshift Data API": ColumnMetadata)."""
+    wh.execute("CREATE SCHEMA airlines; CREATE TABLE airlines.fact (carrier VARCHAR(10) NOT NULL, dep_delay BIGINT, "
+               "amount DECIMAL(8,2), flight_date DATE); CREATE VIEW airlines.late AS SELECT * FROM airlines.fact")
+    assert "airlines" in wh.schemas() and "public" in wh.schemas()
+    assert wh.schemas("air%") == ["airlines"]
+    assert wh.tables("airlines", "%") == [{"schema": "airlines", "name": "fact", "type": "TABLE"},
+                                          {"schema": "airlines", "name": "late", "type": "VIEW"}]
+    assert wh.tables("air%", "f_ct") == [{"schema": "airlines", "name": "fact", "type": "TABLE"}]
+    columns = wh.columns("airlines", "fact")
+    assert [(c["name"], c["typeName"], c["length"], c["precision"], c["scale"], c["nullable"]) for c in columns] == [
+        ("carrier", "varchar", 10, 0, 0, 0), ("dep_delay", "int8", 0, 64, 0, 1), ("amount", "numeric", 0, 8, 2, 1),
+        ("flight_date", "date", 0, 0, 0, 1)]
+
+
+def test_identifiers_fold_and_integers_divide_as_on_redshift(wh):
+    wh.execute("CREATE TABLE t (Delay INT); INSERT INTO t VALUES (1), (2), (4)")
+    result = wh.execute("SELECT AVG(Delay) AS MeanDelay, SUM(Delay) / COUNT(*) AS Ratio, 7 / 2 FROM T")
+    # doc "AVG function": BIGINT for integers; doc "Names and identifiers": folded to lower case.
+    assert result.columns == ["meandelay", "ratio", "?column?"]
+    assert result.rows == [(2, 2, 3)] and result.type_names[0] == "int8"
