@@ -176,6 +176,7 @@ def _read_csv(cmd: CopyCommand, local: str, width: int) -> str:
         "quote": sql_str(cmd.quote if csv else ('"' if cmd.remove_quotes else "")),
         "escape": sql_str(cmd.quote if csv else ('"' if cmd.remove_quotes else "")),
         "auto_detect": "false", "null_padding": "true", "nullstr": sql_str(_MISSING), "strict_mode": "false",
+        "parallel": "false",  # null_padding with quoted newlines needs a serial read
         **({"compression": "'gzip'"} if cmd.gzip else {}),
     }
     return f"read_csv({sql_str(local)}, {', '.join(f'{k}={v}' for k, v in options.items())})"

@@ -193,5 +193,5 @@ def identity_violation(insert: exp.Insert, identity_columns: list[str]) -> str |
                     isinstance(row.expressions[0] if row.expressions else None, exp.Var)
                     for row in values.expressions):
                 continue  # VALUES (DEFAULT, …)
-            return f'cannot set an identity column to a value: column "{column}"'
+            return "cannot set an identity column to a value"
     return None
