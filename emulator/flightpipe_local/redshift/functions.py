@@ -257,6 +257,16 @@ def _cast_to_short_string(node: exp.Cast) -> exp.Expression:
     return exp.Anonymous(this="left", expressions=[plain, exp.Literal.number(int(length.name))])
 
 
+def _json_array_element(node: exp.Anonymous) -> exp.Expression:
+    """JSON_EXTRACT_ARRAY_ELEMENT_TEXT(json, position): the element at a 0-based position, as text."""
+    if len(node.expressions) < 2:
+        raise EngineError("function json_extract_array_element_text needs a JSON array and a position")
+    json, position = node.expressions[:2]
+    path = exp.DPipe(this=exp.DPipe(this=exp.Literal.string("$["), expression=exp.cast(position, "VARCHAR")),
+                     expression=exp.Literal.string("]"))
+    return exp.Anonymous(this="json_extract_string", expressions=[json, path])
+
+
 def _to_char(node: exp.Anonymous, type_of: TypeOf) -> exp.Expression:
     return to_char(node)
 
@@ -264,5 +274,9 @@ def _to_char(node: exp.Anonymous, type_of: TypeOf) -> exp.Expression:
 _ANONYMOUS = {"DATE_PART": _date_part, "PGDATE_PART": _date_part, "TRUNC": _trunc, "ADD_MONTHS": _add_months,
               "OCTET_LENGTH": lambda node, _: exp.cast(exp.Anonymous(this="strlen", expressions=node.expressions),
                                                        "INTEGER"),
+              "JSON_ARRAY_LENGTH": lambda node, _: exp.cast(
+                  exp.Anonymous(this="json_array_length", expressions=node.expressions), "INTEGER"),
+              "IS_VALID_JSON": lambda node, _: exp.Anonymous(this="json_valid", expressions=node.expressions),
+              "JSON_EXTRACT_ARRAY_ELEMENT_TEXT": lambda node, _: _json_array_element(node),
               "TO_CHAR": _to_char, "TO_DATE": lambda node, _: to_date(node, date=True),
               "TO_TIMESTAMP": lambda node, _: to_date(node, date=False)}

@@ -17,7 +17,8 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 _FUNCTION_NAMES = {exp.GroupConcat: "listagg", exp.Extract: "date_part", exp.CurrentUser: "current_user",
                    exp.CurrentVersion: "version", exp.CurrentTimestamp: "getdate", exp.CurrentDate: "date",
                    exp.Coalesce: "coalesce", exp.Length: "len", exp.ApproxDistinct: "count",
-                   exp.PercentileCont: "percentile_cont", exp.Median: "median"}
+                   exp.PercentileCont: "percentile_cont", exp.Median: "median",
+                   exp.JSONExtractScalar: "json_extract_path_text"}
 _ANONYMOUS_NAMES = {"date_part": "pgdate_part"}
 _CAST_NAMES = {"BIGINT": "int8", "INT": "int4", "SMALLINT": "int2", "DOUBLE": "float8", "FLOAT": "float4",
                "VARCHAR": "varchar", "CHAR": "bpchar", "TEXT": "varchar", "BOOLEAN": "bool", "DATE": "date",
