@@ -113,7 +113,8 @@ SELECT c.schema_name AS schemaname, c.table_name AS tablename, c.column_name AS 
        c.not_null AS notnull
 FROM {CATALOG}.user_columns c
 JOIN {CATALOG}.user_tables t ON t.schema_name = c.schema_name AND t.table_name = c.table_name
-WHERE c.schema_name IN ('public', 'pg_temp_1') AND t.kind = 'TABLE';
+WHERE (list_contains(string_split(replace(current_setting('search_path'), ' ', ''), ','), c.schema_name)
+       OR c.schema_name = 'pg_temp_1') AND t.kind = 'TABLE';
 CREATE OR REPLACE VIEW {CATALOG}.svv_tables AS
 SELECT current_database() AS table_catalog, table_schema, table_name, table_type, NULL AS remarks
 FROM {CATALOG}.information_schema_tables;

@@ -8,6 +8,7 @@ as integers: doc "Computations with numeric values"), search path `public`, time
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from flightpipe_local.redshift.functions import TypeOf
 from flightpipe_local.redshift.translate import _DML, _translate, parsed, split_statements
 from flightpipe_local.redshift.types import redshift_type_name
 from flightpipe_local.redshift.unload import S3Writer, is_unload, unload_to_s3
+
+_SEARCH_PATH = re.compile(r"^\s*(?:SET\s+search_path\s*(?:TO|=)\s*(?P<path>.+?)|(?P<show>SHOW\s+search_path))\s*;?\s*$",
+                          re.IGNORECASE | re.DOTALL)
 
 
 @dataclass
@@ -92,7 +96,7 @@ class Database(catalog.CatalogQueries):
             self._running = cursor
             load_errors: list[tuple] = []
             try:
-                cursor.execute("SET schema = 'public'; SET integer_division = true")
+                cursor.execute("SET schema = 'public'; SET search_path = 'public'; SET integer_division = true")
                 cursor.execute("BEGIN TRANSACTION")
                 results = []
                 for number, text in enumerate(sqls, start=1):
@@ -127,6 +131,9 @@ class Database(catalog.CatalogQueries):
                 cursor.close()
 
     def _statement(self, cursor: duckdb.DuckDBPyConnection, statement: str, params) -> Result:
+        search_path = _SEARCH_PATH.match(statement)
+        if search_path:
+            return self._search_path(cursor, statement, search_path)
         if is_copy(statement):
             loaded = copy_from_s3(self._db, cursor, parse_copy(statement), self._s3_reader)
             return Result(sql=statement, rows_affected=loaded)
@@ -152,6 +159,20 @@ class Database(catalog.CatalogQueries):
             result.rows = cursor.fetchall()
             result.rows_affected = len(result.rows)
         return result
+
+    def _search_path(self, cursor: duckdb.DuckDBPyConnection, statement: str, match: re.Match) -> Result:
+        """SET search_path TO a, b / SHOW search_path, for this session (doc "search_path")."""
+        if match["show"]:
+            path = cursor.execute("SELECT current_setting('search_path')").fetchone()[0]
+            return Result(sql=statement, columns=["search_path"], type_names=["varchar"], has_result_set=True,
+                          rows=[(", ".join(["$user", *path.split(",")]),)], rows_affected=1)
+        names = [n.strip().strip('"').strip("'").lower() for n in match["path"].split(",")]
+        names = [n for n in names if n and n != "$user"] or ["public"]
+        known = {r[0] for r in cursor.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
+        kept = [n for n in names if n in known]  # Redshift ignores schemas that do not exist
+        cursor.execute("SET schema = '" + (kept or ["public"])[0].replace("'", "''") + "'")  # resets search_path
+        cursor.execute("SET search_path = " + ("'" + ",".join(kept or ["public"]).replace("'", "''") + "'"))
+        return Result(sql=statement)
 
     def _check_identity(self, cursor: duckdb.DuckDBPyConnection, insert: exp.Insert) -> None:
         table = insert.find(exp.Table)

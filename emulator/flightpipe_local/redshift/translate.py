@@ -10,6 +10,7 @@ into a copy of the cached tree.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 
 import duckdb
@@ -23,6 +24,7 @@ from flightpipe_local.redshift.dialect import LocalRedshift
 from flightpipe_local.redshift.errors import EngineError
 from flightpipe_local.redshift.names import fold_identifiers, name_projections
 
+logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its fallback warnings are not the user's business
 _NO_OPS = {"LOCK", "VACUUM", "ANALYZE", "GRANT", "REVOKE"}  # meaningful only on a real cluster
 _REFUSED = {  # statements Redshift runs and the local warehouse cannot: refused, never half-done
     "CREATE EXTERNAL": "Redshift Spectrum (external schemas and tables) is not available on the local warehouse",
@@ -30,6 +32,7 @@ _REFUSED = {  # statements Redshift runs and the local warehouse cannot: refused
     "CREATE PROCEDURE": "stored procedures are not supported by the local warehouse",
     "CALL": "stored procedures are not supported by the local warehouse",
     "CREATE LIBRARY": "CREATE LIBRARY is not supported by the local warehouse",
+    "EXPLAIN": "EXPLAIN is not supported by the local warehouse (its plans would be DuckDB's, not Redshift's)",
 }
 # version() as Redshift answers it (doc "VERSION function"); the build number names the local warehouse.
 VERSION = ("PostgreSQL 8.0.2 on i686-pc-linux-gnu, compiled by GCC gcc (GCC) 3.4.2 20041017 (Red Hat 3.4.2-6.fc3), "
