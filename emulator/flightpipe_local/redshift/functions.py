@@ -143,7 +143,9 @@ def _avg(node: exp.Avg, type_of: TypeOf) -> exp.Expression:
 
 def _window_avg(window: exp.Window, type_of: TypeOf) -> exp.Expression:
     kind = _kind(window.this.this, type_of)
-    if kind in ("DOUBLE", "REAL", "DECIMAL"):
+    if kind == "DECIMAL":
+        return exp.cast(window, f"DECIMAL(38,{_decimal_scale(window.this.this, type_of)})")
+    if kind in ("DOUBLE", "REAL"):
         return window
     total, count = window.copy(), window.copy()
     total.set("this", exp.Sum(this=window.this.this.copy()))
