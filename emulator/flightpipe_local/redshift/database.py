@@ -30,6 +30,12 @@ _SEARCH_PATH = re.compile(r"^\s*(?:SET\s+search_path\s*(?:TO|=)\s*(?P<path>.+?)|
                           re.IGNORECASE | re.DOTALL)
 
 
+_MERGE_REMOVE_DUPLICATES = re.compile(
+    r"^\s*MERGE\s+INTO\s+(?P<target>[\w.\"]+)\s+USING\s+"
+    r"(?P<source>[\w.\"]+)(?:\s+(?:AS\s+)?(?!ON\b)(?P<salias>\w+))?\s+ON\s+(?P<on>.+?)\s+REMOVE\s+DUPLICATES\s*;?\s*$",
+    re.IGNORECASE | re.DOTALL)
+
+
 @dataclass
 class Result:
     sql: str
@@ -134,6 +140,9 @@ class Database(catalog.CatalogQueries):
         search_path = _SEARCH_PATH.match(statement)
         if search_path:
             return self._search_path(cursor, statement, search_path)
+        simplified_merge = _MERGE_REMOVE_DUPLICATES.match(statement)
+        if simplified_merge:
+            return self._merge_remove_duplicates(cursor, statement, simplified_merge, params)
         if is_copy(statement):
             loaded = copy_from_s3(self._db, cursor, parse_copy(statement), self._s3_reader)
             return Result(sql=statement, rows_affected=loaded)
@@ -173,6 +182,17 @@ class Database(catalog.CatalogQueries):
         cursor.execute("SET schema = '" + (kept or ["public"])[0].replace("'", "''") + "'")  # resets search_path
         cursor.execute("SET search_path = " + ("'" + ",".join(kept or ["public"]).replace("'", "''") + "'"))
         return Result(sql=statement)
+
+    def _merge_remove_duplicates(self, cursor, statement: str, match: re.Match, params) -> Result:
+        """MERGE … REMOVE DUPLICATES (doc "MERGE"): target rows that match are replaced by the source's, duplicates
+        among them removed, and unmatched source rows inserted: a delete of the matches and an insert of the
+        source, in the call's transaction. Source and target have the same columns, as Redshift requires."""
+        m = match.groupdict()
+        target = m["target"]  # doc "MERGE": only the source table takes an alias
+        source = m["source"] + (f" AS {m['salias']}" if m["salias"] else "")
+        deleted = self._statement(cursor, f"DELETE FROM {target} USING {source} WHERE {m['on']}", params)
+        inserted = self._statement(cursor, f"INSERT INTO {m['target']} SELECT * FROM {m['source']}", params)
+        return Result(sql=statement, rows_affected=deleted.rows_affected + inserted.rows_affected)
 
     def _check_identity(self, cursor: duckdb.DuckDBPyConnection, insert: exp.Insert) -> None:
         table = insert.find(exp.Table)
