@@ -211,14 +211,24 @@ class Database(catalog.CatalogQueries):
 
         def types_for(tree: exp.Expression) -> TypeOf:
             tables = {t.alias_or_name.lower(): t.name.lower() for t in tree.find_all(exp.Table)}
-            if not tables:
-                return lambda column: None
-            rows = cursor.execute(
-                "SELECT lower(table_name), lower(column_name), data_type FROM duckdb_columns() "
-                "WHERE list_contains(?, lower(table_name))", [sorted(set(tables.values()))]).fetchall()
             columns: dict[str, dict[str, str]] = {}
-            for table, column, data_type in rows:
-                columns.setdefault(table, {})[column] = data_type
+            if tables:
+                rows = cursor.execute(
+                    "SELECT lower(table_name), lower(column_name), data_type FROM duckdb_columns() "
+                    "WHERE list_contains(?, lower(table_name))", [sorted(set(tables.values()))]).fetchall()
+                for table, column, data_type in rows:
+                    columns.setdefault(table, {})[column] = data_type
+            # Derived tables and CTEs: their columns' types as DuckDB reads the subquery (when it can on its own).
+            for number, derived in enumerate([*tree.find_all(exp.CTE), *tree.find_all(exp.Subquery)]):
+                name = derived.alias_or_name.lower() or f"(derived {number})"
+                if name in columns or not isinstance(derived.this, exp.Query):
+                    continue
+                try:
+                    described = cursor.execute(f"DESCRIBE {derived.this.sql(dialect='duckdb')}").fetchall()
+                except duckdb.Error:
+                    continue  # e.g. a correlated subquery: its types stay unknown
+                columns[name] = {row[0].lower(): row[1] for row in described}
+                tables.setdefault(name, name)
 
             def type_of(column: exp.Column) -> str | None:
                 if column.table:
