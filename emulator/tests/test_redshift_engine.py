@@ -118,9 +118,11 @@ def test_copy_bad_row_names_file_and_line(wh, s3):
     wh.execute("CREATE TABLE t (id INT, v VARCHAR(5))")
     with pytest.raises(EngineError) as failure:
         wh.execute("COPY t FROM 's3://b/bad/' IAM_ROLE default DELIMITER ',' IGNOREHEADER 1")
-    assert "s3://b/bad/flights.csv" in str(failure.value)
-    assert "Line: 4" in str(failure.value)
+    # Redshift's message (doc "STL_LOAD_ERRORS"); the file, line, column and value are in stl_load_errors.
+    assert str(failure.value) == "Load into table 't' failed. Check 'stl_load_errors' system table for details."
     assert rows(wh, "SELECT count(*) FROM t") == [(0,)]  # nothing half-loaded
+    errors = rows(wh, "SELECT filename, line_number, colname, raw_field_value, err_code FROM stl_load_errors")
+    assert errors == [("s3://b/bad/flights.csv", 4, "id", "three", 1207)]
 
 
 def test_copy_options_are_parsed():
@@ -132,8 +134,12 @@ def test_copy_options_are_parsed():
     assert (cmd.table, cmd.columns, cmd.source, cmd.format) == ("s.t", ["a", "b"], "s3://bk/p/", "CSV")
     assert (cmd.delimiter, cmd.ignore_header, cmd.quote, cmd.null_as) == (";", 2, "'", "\\N")
     assert cmd.empty_as_null and cmd.blanks_as_null
-    with pytest.raises(EngineError, match="MANIFEST"):
-        parse_copy("COPY t FROM 's3://b/m' IAM_ROLE default MANIFEST")
+    assert parse_copy("COPY t FROM 's3://b/m' IAM_ROLE default MANIFEST").manifest
+    with pytest.raises(EngineError, match="FIXEDWIDTH is not supported by the local warehouse"):
+        parse_copy("COPY t FROM 's3://b/m' IAM_ROLE default FIXEDWIDTH 'a:1'")
+    # doc "COPY from columnar data formats": REGION is refused for Parquet.
+    with pytest.raises(EngineError, match="^REGION argument is not supported for PARQUET based COPY$"):
+        parse_copy("COPY t FROM 's3://b/p/' IAM_ROLE default FORMAT AS PARQUET REGION 'us-east-1'")
 
 
 def test_batch_is_all_or_nothing(wh):
@@ -258,3 +264,26 @@ def test_data_survives_a_new_warehouse_on_the_same_file(tmp_path):
 def test_split_statements_respects_quotes_and_comments():
     sql = "SELECT 'a;b'; -- c;\nSELECT 2;  ;"
     assert split_statements(sql) == ["SELECT 'a;b'", "-- c;\nSELECT 2"]
+
+
+def test_catalog_api_for_the_data_api(wh):
+    """What ListSchemas / ListTables / DescribeTable answer (doc "Redshift Data API": ColumnMetadata)."""
+    wh.execute("CREATE SCHEMA airlines; CREATE TABLE airlines.fact (carrier VARCHAR(10) NOT NULL, dep_delay BIGINT, "
+               "amount DECIMAL(8,2), flight_date DATE); CREATE VIEW airlines.late AS SELECT * FROM airlines.fact")
+    assert "airlines" in wh.schemas() and "public" in wh.schemas()
+    assert wh.schemas("air%") == ["airlines"]
+    assert wh.tables("airlines", "%") == [{"schema": "airlines", "name": "fact", "type": "TABLE"},
+                                          {"schema": "airlines", "name": "late", "type": "VIEW"}]
+    assert wh.tables("air%", "f_ct") == [{"schema": "airlines", "name": "fact", "type": "TABLE"}]
+    columns = wh.columns("airlines", "fact")
+    assert [(c["name"], c["typeName"], c["length"], c["precision"], c["scale"], c["nullable"]) for c in columns] == [
+        ("carrier", "varchar", 10, 0, 0, 0), ("dep_delay", "int8", 0, 64, 0, 1), ("amount", "numeric", 0, 8, 2, 1),
+        ("flight_date", "date", 0, 0, 0, 1)]
+
+
+def test_identifiers_fold_and_integers_divide_as_on_redshift(wh):
+    wh.execute("CREATE TABLE t (Delay INT); INSERT INTO t VALUES (1), (2), (4)")
+    result = wh.execute("SELECT AVG(Delay) AS MeanDelay, SUM(Delay) / COUNT(*) AS Ratio, 7 / 2 FROM T")
+    # doc "AVG function": BIGINT for integers; doc "Names and identifiers": folded to lower case.
+    assert result.columns == ["meandelay", "ratio", "?column?"]
+    assert result.rows == [(2, 2, 3)] and result.type_names[0] == "int8"

@@ -1,134 +1,46 @@
-"""COPY … FROM 's3://…' into a table: parsed here, loaded with DuckDB's CSV/Parquet readers from files fetched
-through the stack's S3 (an injectable reader)."""
+# ruff: noqa: S608 - SQL here is built from quoted identifiers and literals; values travel as parameters
+"""COPY … FROM 's3://…' into a table: loaded with DuckDB's CSV/Parquet readers from files fetched through the
+stack's S3 (an injectable reader); parameters in copy_options.py.
+
+Delimited files are read as raw text, every field is converted in SQL (vectorised), and each row a field of which
+cannot be converted is a load error: up to MAXERROR of them are skipped, more fail the COPY with Redshift's message
+("Load into table 't' failed. Check 'stl_load_errors' system table for details."), and the errors are kept in
+stl_load_errors with the file, line, column, raw value and a code from doc "Load error reference"
+(https://docs.aws.amazon.com/redshift/latest/dg/r_Load_Error_Reference.html).
+"""
 
 from __future__ import annotations
 
-import functools
+import datetime as dt
+import json
 import re
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import sqlglot
 from sqlglot import exp
 
-from flightpipe_local.redshift.errors import EngineError, clean_error
+from flightpipe_local.redshift.catalog import CATALOG
+from flightpipe_local.redshift.copy_formats import field_checks
+from flightpipe_local.redshift.copy_options import CopyCommand, is_copy, parse_copy
+from flightpipe_local.redshift.errors import EngineError, clean_error, redshift_message
 from flightpipe_local.redshift.translate import sql_str, table_sql
+
+__all__ = ["LoadFailed", "S3Reader", "copy_from_s3", "is_copy", "parse_copy"]
 
 # (bucket, key prefix) -> every object whose key starts with the prefix, as (key, bytes).
 S3Reader = Callable[[str, str], Iterable[tuple[str, bytes]]]
+_MISSING = "\x01missing\x01"  # what the reader puts in fields a short line does not have
 
 
+class LoadFailed(EngineError):
+    """A COPY failed on its data; `rows` are its stl_load_errors rows."""
 
-@dataclass
-class CopyCommand:
-    table: str
-    columns: list[str] | None
-    source: str  # s3://bucket/prefix
-    format: str = "TEXT"  # TEXT (Redshift's default delimited format), CSV or PARQUET
-    delimiter: str | None = None
-    quote: str = '"'
-    ignore_header: int = 0
-    null_as: str | None = None
-    empty_as_null: bool = False
-    blanks_as_null: bool = False
-    gzip: bool = False
-    date_format: str | None = None
-    time_format: str | None = None
-
-
-_COPY_HEAD = re.compile(
-    r"^\s*COPY\s+(?P<table>[\w.\"$]+)\s*(?:\((?P<columns>[^)]*)\))?\s+FROM\s+'(?P<source>[^']*)'(?P<rest>.*)$",
-    re.IGNORECASE | re.DOTALL,
-)
-_COPY_WORD = re.compile(r"'(?:[^']|'')*'|[^\s']+")
-_IGNORED_COPY_OPTIONS = {  # accepted for compatibility; they change nothing locally
-    "ACCEPTINVCHARS", "TRUNCATECOLUMNS", "TRIMBLANKS", "COMPUPDATE", "STATUPDATE", "MAXERROR",
-    "ACCEPTANYDATE", "FILLRECORD", "ROUNDEC", "EXPLICIT_IDS",
-}
-_OPTIONS_WITH_VALUE = {"IAM_ROLE", "CREDENTIALS", "REGION", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY",
-                       "SESSION_TOKEN", "MAXERROR", "COMPUPDATE", "STATUPDATE"}
-
-
-@functools.lru_cache(maxsize=1024)
-def is_copy(statement: str) -> bool:
-    tokens = sqlglot.Dialect.get_or_raise("redshift").tokenize(statement)
-    return bool(tokens) and tokens[0].text.upper() == "COPY"
-
-
-def _without_leading_comments(statement: str) -> str:
-    return re.sub(r"^(\s*(--[^\n]*\n|/\*.*?\*/))*", "", statement, flags=re.DOTALL)
-
-
-def parse_copy(statement: str) -> CopyCommand:
-    match = _COPY_HEAD.match(_without_leading_comments(statement))
-    if not match:
-        raise EngineError("COPY must look like: COPY schema.table [(columns)] FROM 's3://bucket/prefix' options")
-    columns = [c.strip().strip('"') for c in match["columns"].split(",")] if match["columns"] else None
-    cmd = CopyCommand(table=match["table"], columns=columns, source=match["source"])
-    words = _COPY_WORD.findall(match["rest"])
-    i = 0
-
-    def take_value() -> str:  # the option's value, after an optional AS
-        nonlocal i
-        if i < len(words) and words[i].upper() == "AS":
-            i += 1
-        if i >= len(words):
-            raise EngineError(f"COPY option {words[i - 1]} needs a value")
-        value = words[i]
-        i += 1
-        return value[1:-1].replace("''", "'") if value.startswith("'") else value
-
-    while i < len(words):
-        word = words[i].upper()
-        i += 1
-        if word in ("FORMAT",):
-            cmd.format = take_value().upper()
-        elif word in ("CSV", "PARQUET"):
-            cmd.format = word
-        elif word == "DELIMITER":
-            cmd.delimiter = take_value()
-        elif word == "QUOTE":
-            cmd.quote = take_value()
-        elif word == "IGNOREHEADER":
-            cmd.ignore_header = int(take_value())
-        elif word == "NULL":
-            cmd.null_as = take_value()
-        elif word == "EMPTYASNULL":
-            cmd.empty_as_null = True
-        elif word == "BLANKSASNULL":
-            cmd.blanks_as_null = True
-        elif word == "GZIP":
-            cmd.gzip = True
-        elif word == "DATEFORMAT":
-            cmd.date_format = take_value()
-        elif word == "TIMEFORMAT":
-            cmd.time_format = take_value()
-        elif word in _OPTIONS_WITH_VALUE:
-            take_value()
-        elif word in _IGNORED_COPY_OPTIONS:
-            if i < len(words) and (words[i].upper() == "AS" or words[i].startswith("'")):
-                take_value()
-        else:
-            raise EngineError(f"COPY option {words[i - 1]} is not supported by the local warehouse")
-    if cmd.format not in ("TEXT", "CSV", "PARQUET"):
-        raise EngineError(f"COPY FORMAT {cmd.format} is not supported by the local warehouse (CSV, PARQUET)")
-    if not cmd.source.lower().startswith("s3://"):
-        raise EngineError(f"COPY source must be an s3:// path, not {cmd.source!r}")
-    return cmd
-
-
-_REDSHIFT_TO_STRFTIME = [("YYYY", "%Y"), ("YY", "%y"), ("MM", "%m"), ("DD", "%d"), ("HH24", "%H"),
-                         ("HH12", "%I"), ("HH", "%H"), ("MI", "%M"), ("SS", "%S"), ("MON", "%b")]
-
-
-def _strftime(redshift_format: str) -> str:
-    for token, code in _REDSHIFT_TO_STRFTIME:
-        redshift_format = redshift_format.replace(token, code)
-    return redshift_format
-
+    def __init__(self, table: str, rows: list[tuple]):
+        super().__init__(f"Load into table '{table.split('.')[-1]}' failed. "
+                         "Check 'stl_load_errors' system table for details.")
+        self.rows = rows
 
 
 def copy_from_s3(db: duckdb.DuckDBPyConnection, cursor: duckdb.DuckDBPyConnection, cmd: CopyCommand,
@@ -137,102 +49,195 @@ def copy_from_s3(db: duckdb.DuckDBPyConnection, cursor: duckdb.DuckDBPyConnectio
     if s3_reader is None:
         raise EngineError("COPY needs an S3 reader, and this warehouse has none")
     target = table_sql(cmd.table)
-    described = cursor.execute(f"DESCRIBE {target}").fetchall()
+    try:
+        described = cursor.execute(f"DESCRIBE {target}").fetchall()
+    except duckdb.Error as exc:
+        raise EngineError(redshift_message(str(exc))) from None
     types = {row[0].lower(): row[1] for row in described}
     names = {row[0].lower(): row[0] for row in described}
-    columns = [c.lower() for c in cmd.columns] if cmd.columns else list(types)
+    columns = cmd.columns or list(types)
     unknown = [c for c in columns if c not in types]
     if unknown:
-        raise EngineError(f'column "{unknown[0]}" of relation "{cmd.table}" does not exist')
-    bucket, _, prefix = cmd.source[len("s3://"):].partition("/")
+        raise EngineError(f'column "{unknown[0]}" of relation "{cmd.table.split(".")[-1]}" does not exist')
     with tempfile.TemporaryDirectory(prefix="copy-") as tmp:
-        files: dict[str, str] = {}  # local file -> s3 uri, to name the file in error messages
-        for number, (key, body) in enumerate(s3_reader(bucket, prefix)):
-            if key.endswith("/") and not body:
-                continue  # a "folder" marker object
-            local = Path(tmp) / f"{number:05d}-{Path(key).name}"
-            local.write_bytes(body)
-            files[str(local)] = f"s3://{bucket}/{key}"
-        if not files:
-            raise EngineError(f"The specified S3 prefix '{prefix}' does not exist")
-        file_list = "[" + ", ".join(sql_str(f) for f in files) + "]"
+        files = _fetch(cmd, s3_reader, Path(tmp))
         quoted = [exp.to_identifier(names[c]).sql(dialect="duckdb", identify=True) for c in columns]
+        insert = f"INSERT INTO {target} ({', '.join(quoted)}) "
         if cmd.format == "PARQUET":
-            # Redshift maps columnar files by position: file column i -> target column i.
-            source = f"SELECT * FROM read_parquet({file_list})"  # noqa: S608 (paths are quoted literals)
-        else:
-            source = _csv_select(cmd, columns, types, file_list)
-        insert = f"INSERT INTO {target} ({', '.join(quoted)}) {source}"  # noqa: S608 (identifiers quoted)
-        try:
-            return int(cursor.execute(insert).fetchone()[0])
-        except duckdb.Error as exc:
-            message = clean_error(exc)
-            if cmd.format != "PARQUET":  # the failed transaction is unusable: look on a side connection
-                side = db.cursor()
-                try:
-                    message = _locate_bad_csv_row(side, cmd, columns, types, file_list) or message
-                finally:
-                    side.close()
-            for local, uri in files.items():
-                message = message.replace(local, uri)
-            raise EngineError(f"COPY {cmd.table} failed: {message}") from None
+            return _copy_parquet(cursor, cmd, insert, files, len(columns))
+        return _copy_delimited(cursor, cmd, insert, files, columns, types, _lengths(cursor, cmd.table))
 
 
-def _null_marker(cmd: CopyCommand) -> str:
-    # Redshift's default NULL AS is '\N' for delimited text; in CSV mode an empty field is the usual null.
-    return cmd.null_as if cmd.null_as is not None else ("" if cmd.format == "CSV" else "\\N")
+def _fetch(cmd: CopyCommand, s3_reader: S3Reader, tmp: Path) -> dict[str, str]:
+    """The objects COPY reads, written to `tmp`: local path -> s3 uri (to name files in errors)."""
+    bucket, _, prefix = cmd.source[len("s3://"):].partition("/")
+    if cmd.manifest:
+        wanted = _manifest_entries(s3_reader, bucket, prefix)
+        objects = []
+        for url, mandatory in wanted:
+            b, _, key = url[len("s3://"):].partition("/")
+            found = [(k, body) for k, body in s3_reader(b, key) if k == key]
+            if not found and mandatory:
+                raise EngineError(f"Manifest file entry '{url}' is mandatory and does not exist")
+            objects += [(f"s3://{b}/{k}", body) for k, body in found]
+    else:
+        objects = [(f"s3://{bucket}/{k}", body) for k, body in s3_reader(bucket, prefix)
+                   if not (k.endswith("/") and not body)]  # a "folder" marker object
+    if not objects:
+        raise EngineError(f"The specified S3 prefix '{prefix}' does not exist")
+    files = {}
+    for number, (uri, body) in enumerate(objects):
+        local = tmp / f"{number:05d}-{Path(uri).name}"
+        local.write_bytes(body)
+        files[str(local)] = uri
+    return files
 
 
-def _read_csv(cmd: CopyCommand, file_list: str, columns: dict[str, str], **extra: str) -> str:
-    csv = cmd.format == "CSV"
-    options = {
-        "columns": "{" + ", ".join(f"{sql_str(c)}: {sql_str(t)}" for c, t in columns.items()) + "}",
-        "header": "false",
-        "skip": str(cmd.ignore_header),
-        "delim": sql_str(cmd.delimiter if cmd.delimiter is not None else ("," if csv else "|")),
-        "quote": sql_str(cmd.quote if csv else ""),
-        "escape": sql_str(cmd.quote if csv else ""),
-        "auto_detect": "false",
-        **({"compression": "'gzip'"} if cmd.gzip else {}),
-        **extra,
-    }
-    return f"read_csv({file_list}, {', '.join(f'{k}={v}' for k, v in options.items())})"
-
-
-def _csv_select(cmd: CopyCommand, columns: list[str], types: dict[str, str], file_list: str) -> str:
-    """Read every field as raw text, then apply Redshift's rules in SQL (vectorised, no Python per row):
-    the NULL AS marker is NULL; an empty field is NULL for non-text columns, and for text columns only with
-    EMPTYASNULL (BLANKSASNULL: whitespace-only too); everything else is cast to the column's type."""
-    raw = _read_csv(cmd, file_list, dict.fromkeys(columns, "VARCHAR"), nullstr="''",
-                    force_not_null="[" + ", ".join(sql_str(c) for c in columns) + "]")
-    marker = sql_str(_null_marker(cmd))
-    select = []
-    for column in columns:
-        v = exp.to_identifier(column).sql(dialect="duckdb", identify=True)
-        target_type = types[column]
-        if target_type.upper().startswith("VARCHAR"):
-            empty = f"trim({v}) = ''" if cmd.blanks_as_null else f"{v} = ''" if cmd.empty_as_null else "FALSE"
-            converted = v
-        else:
-            empty = f"trim({v}) = ''"
-            converted = f"CAST({v} AS {target_type})"
-            if target_type == "DATE" and cmd.date_format and cmd.date_format.lower() != "auto":
-                converted = f"CAST(strptime({v}, {sql_str(_strftime(cmd.date_format))}) AS DATE)"
-            elif target_type.startswith("TIMESTAMP") and cmd.time_format and cmd.time_format.lower() != "auto":
-                converted = f"strptime({v}, {sql_str(_strftime(cmd.time_format))})"
-        select.append(f"CASE WHEN {v} = {marker} OR {empty} THEN NULL ELSE {converted} END")
-    return f"SELECT {', '.join(select)} FROM {raw}"  # noqa: S608 (identifiers and literals quoted)
-
-
-def _locate_bad_csv_row(cursor, cmd: CopyCommand, columns: list[str], types: dict[str, str],
-                        file_list: str) -> str | None:
-    """Re-read with DuckDB's typed CSV reader, whose conversion errors name the file and line."""
-    nulls = "[" + ", ".join(sql_str(s) for s in dict.fromkeys([_null_marker(cmd), ""])) + "]"
-    typed = _read_csv(cmd, file_list, {c: types[c] for c in columns}, nullstr=nulls)
+def _manifest_entries(s3_reader: S3Reader, bucket: str, key: str) -> list[tuple[str, bool]]:
+    bodies = [body for k, body in s3_reader(bucket, key) if k == key]
+    if not bodies:
+        raise EngineError(f"The specified S3 prefix '{key}' does not exist")
     try:
-        # count(column) for every column: forces each value to be converted (count(*) would skip that).
-        counts = ", ".join(f"count({exp.to_identifier(c).sql(dialect='duckdb', identify=True)})" for c in columns)
-        cursor.execute(f"SELECT {counts} FROM {typed}")  # noqa: S608 (all quoted)
+        entries = json.loads(bodies[0])["entries"]
+        return [(e["url"], bool(e.get("mandatory", False))) for e in entries]
+    except (ValueError, KeyError, TypeError):
+        raise EngineError(f"Manifest file s3://{bucket}/{key} is not valid JSON with an entries list") from None
+
+
+def _lengths(cursor: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
+    """VARCHAR(n) lengths of the table's columns, from the catalog."""
+    parts = table.lower().replace('"', "").split(".")
+    rows = cursor.execute(
+        f"SELECT column_name, rs_type FROM {CATALOG}.user_columns WHERE table_name = ? "
+        "AND (? IS NULL OR schema_name = ?)", [parts[-1], parts[0] if len(parts) > 1 else None,
+                                                 parts[0] if len(parts) > 1 else None]).fetchall()
+    lengths = {}
+    for column, rs_type in rows:
+        match = re.match(r"character(?: varying)?\((\d+)\)", rs_type or "")
+        if match:
+            lengths[column.lower()] = int(match.group(1))
+    return lengths
+
+
+def _copy_parquet(cursor, cmd: CopyCommand, insert: str, files: dict[str, str], width: int) -> int:
+    # Redshift maps columnar files by position: file column i -> target column i; the counts must match.
+    file_list = "[" + ", ".join(sql_str(f) for f in files) + "]"
+    try:
+        found = len(cursor.execute(f"DESCRIBE SELECT * FROM read_parquet({file_list})").fetchall())
+        if found != width:
+            raise EngineError(f"The number of columns in the target table ({width}) and in the data file ({found}) "
+                              "must match for a columnar COPY")
+        return int(cursor.execute(insert + f"SELECT * FROM read_parquet({file_list})").fetchone()[0])  # noqa: S608
     except duckdb.Error as exc:
-        return clean_error(exc)
-    return None
+        message = redshift_message(str(exc))
+        for local, uri in files.items():
+            message = message.replace(local, uri)
+        raise EngineError(f"COPY {cmd.table} failed: {message}") from None
+
+
+def _copy_delimited(cursor, cmd: CopyCommand, insert: str, files: dict[str, str], columns: list[str],
+                    types: dict[str, str], lengths: dict[str, int]) -> int:
+    raw = "__copy_raw"
+    parts = []
+    for local in files:
+        if cmd.escape:
+            _unescape_file(Path(local), cmd)
+        parts.append(f"SELECT *, {sql_str(files[local])} AS __file, ordinality + {cmd.ignore_header} AS __line "
+                     f"FROM {_read_csv(cmd, local, len(columns))} WITH ORDINALITY")  # noqa: S608
+    try:
+        cursor.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS " + " UNION ALL ".join(parts))
+    except duckdb.Error as exc:
+        message = clean_error(exc)
+        for local, uri in files.items():
+            message = message.replace(local, uri)
+        raise EngineError(f"COPY {cmd.table} failed: {message}") from None
+    checks = [field_checks(cmd, f"f{i}", column, types[column], lengths.get(column), _MISSING)
+              for i, column in enumerate(columns)]
+    bad_any = " OR ".join(f"({c.bad})" for c in checks) or "FALSE"
+    extra = f"f{len(columns)} IS NOT NULL AND f{len(columns)} <> {sql_str(_MISSING)}"
+    reject = f"({bad_any}) OR ({extra})"
+    bad_rows = cursor.execute(f"SELECT count(*) FROM {raw} WHERE {reject}").fetchone()[0]  # noqa: S608
+    if bad_rows > cmd.max_error:
+        raise LoadFailed(cmd.table, _load_errors(cursor, raw, cmd, columns, checks, extra))
+    converted = ", ".join(c.value for c in checks)
+    loaded = cursor.execute(insert + f"SELECT {converted} FROM {raw} WHERE NOT ({reject}) "  # noqa: S608
+                            "ORDER BY __file, __line").fetchone()[0]
+    cursor.execute(f"DROP TABLE {raw}")
+    return int(loaded)
+
+
+def _read_csv(cmd: CopyCommand, local: str, width: int) -> str:
+    csv = cmd.format == "CSV"
+    # One column more than the table: a non-empty last field means the line had too many fields.
+    names = ", ".join(f"'f{i}': 'VARCHAR'" for i in range(width + 1))
+    options = {
+        "columns": "{" + names + "}", "header": "false", "skip": str(cmd.ignore_header),
+        "delim": sql_str(cmd.delimiter if cmd.delimiter is not None else ("," if csv else "|")),
+        "quote": sql_str(cmd.quote if csv else ('"' if cmd.remove_quotes else "")),
+        "escape": sql_str(cmd.quote if csv else ('"' if cmd.remove_quotes else "")),
+        "auto_detect": "false", "null_padding": "true", "nullstr": sql_str(_MISSING), "strict_mode": "false",
+        "parallel": "false",  # null_padding with quoted newlines needs a serial read
+        **({"compression": "'gzip'"} if cmd.gzip else {}),
+    }
+    return f"read_csv({sql_str(local)}, {', '.join(f'{k}={v}' for k, v in options.items())})"
+
+
+def _unescape_file(path: Path, cmd: CopyCommand) -> None:
+    """ESCAPE: a backslash makes the next character (delimiter, newline, backslash) plain data. Rewritten as CSV
+    with quotes, which the reader then reads; the format becomes quoted text for this file."""
+    delimiter = cmd.delimiter or "|"
+    text = path.read_bytes().decode("utf-8")
+    records, fields, current, i = [], [], [], 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            current.append(text[i + 1])
+            i += 2
+            continue
+        if char == delimiter:
+            fields.append("".join(current))
+            current = []
+        elif char == "\n":
+            fields.append("".join(current))
+            records.append(fields)
+            fields, current = [], []
+        else:
+            current.append(char)
+        i += 1
+    if current or fields:
+        fields.append("".join(current))
+        records.append(fields)
+    quote = '"'
+    lines = [delimiter.join(quote + f.replace(quote, quote * 2) + quote for f in record) for record in records]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cmd.remove_quotes = True
+
+
+def _load_errors(cursor, raw: str, cmd: CopyCommand, columns: list[str], checks, extra: str) -> list[tuple]:
+    """stl_load_errors rows for the first MAXERROR + 1 bad lines (one row per line, its first bad field)."""
+    cases = " ".join(f"WHEN {c.bad} THEN {i}" for i, c in enumerate(checks))
+    fields = "[" + ", ".join(f"f{i}" for i in range(len(columns))) + "]"
+    rows = cursor.execute(
+        f"SELECT __file, __line, CASE WHEN {extra} THEN -1 {cases} END AS bad_column, {fields} AS raw "
+        f"FROM {raw} WHERE ({' OR '.join(f'({c.bad})' for c in checks) or 'FALSE'}) OR ({extra}) "  # noqa: S608
+        f"ORDER BY __file, __line LIMIT {cmd.max_error + 1}").fetchall()
+    delimiter = cmd.delimiter if cmd.delimiter is not None else ("," if cmd.format == "CSV" else "|")
+    result = []
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    for file, line, bad_column, raw_fields in rows:
+        values = [v for v in raw_fields if v is not None and v != _MISSING]
+        raw_line = delimiter.join(values)[:1024]
+        if bad_column == -1:
+            colname, col_type, value, code, reason = "", "", "", 1214, "Extra column(s) found"
+        else:
+            check = checks[bad_column]
+            value = raw_fields[bad_column] if raw_fields[bad_column] != _MISSING else ""
+            code, reason = check.reason(value)
+            colname, col_type = columns[bad_column], check.type_name
+        result.append((100, 0, 0, started, 0, 0, file, line, colname, col_type, check_length(checks, bad_column),
+                       0, raw_line, (value or "")[:1024], code, reason, 0, 0))
+    return result
+
+
+def check_length(checks, index: int) -> str:
+    return str(checks[index].length or 0) if index >= 0 else "0"

@@ -1,11 +1,14 @@
+# ruff: noqa: S608 - SQL here is built from quoted identifiers and literals; values travel as parameters
 """One Redshift database in one DuckDB file.
 
 A lock serialises all work on it, so every call (a single statement or a batch) is one transaction that other
-clients see whole or not at all.
+clients see whole or not at all. Every call is a fresh session: `integer_division` on (Redshift divides integers
+as integers: doc "Computations with numeric values"), search path `public`, time zone UTC.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,10 +17,23 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-from flightpipe_local.redshift.copy import S3Reader, copy_from_s3, is_copy, parse_copy
-from flightpipe_local.redshift.errors import EngineError, clean_error
-from flightpipe_local.redshift.translate import _DML, _translate, split_statements
+from flightpipe_local.redshift import catalog
+from flightpipe_local.redshift.copy import LoadFailed, S3Reader, copy_from_s3, is_copy, parse_copy
+from flightpipe_local.redshift.ddl import identity_violation
+from flightpipe_local.redshift.errors import EngineError, redshift_message
+from flightpipe_local.redshift.functions import TypeOf
+from flightpipe_local.redshift.translate import _DML, _translate, parsed, split_statements
 from flightpipe_local.redshift.types import redshift_type_name
+from flightpipe_local.redshift.unload import S3Writer, is_unload, unload_to_s3
+
+_SEARCH_PATH = re.compile(r"^\s*(?:SET\s+search_path\s*(?:TO|=)\s*(?P<path>.+?)|(?P<show>SHOW\s+search_path))\s*;?\s*$",
+                          re.IGNORECASE | re.DOTALL)
+
+
+_MERGE_REMOVE_DUPLICATES = re.compile(
+    r"^\s*MERGE\s+INTO\s+(?P<target>[\w.\"]+)\s+USING\s+"
+    r"(?P<source>[\w.\"]+)(?:\s+(?:AS\s+)?(?!ON\b)(?P<salias>\w+))?\s+ON\s+(?P<on>.+?)\s+REMOVE\s+DUPLICATES\s*;?\s*$",
+    re.IGNORECASE | re.DOTALL)
 
 
 @dataclass
@@ -31,19 +47,23 @@ class Result:
     elapsed_ns: int = 0
 
 
+class Database(catalog.CatalogQueries):
+    """One Redshift database in one DuckDB file. Thread-safe: calls run one at a time.
 
+    `s3_reader` serves COPY, `s3_writer` UNLOAD; `user` is what current_user answers."""
 
-class Database:
-    """One Redshift database in one DuckDB file. Thread-safe: calls run one at a time."""
-
-    def __init__(self, path: Path, s3_reader: S3Reader | None = None):
+    def __init__(self, path: Path, s3_reader: S3Reader | None = None, s3_writer: S3Writer | None = None,
+                 user: str = "awsuser"):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._s3_reader = s3_reader
+        self._s3_writer = s3_writer
         self._lock = threading.Lock()
         self._db = duckdb.connect(str(self.path))
         self._db.execute("SET TimeZone = 'UTC'")
         self._db.execute("CREATE SCHEMA IF NOT EXISTS public")  # Redshift's default schema
+        catalog.install(self._db)
+        self._db.execute(f"CREATE OR REPLACE TABLE {catalog.CATALOG}.rs_session AS SELECT ? AS user_name", [user])
         self._running: duckdb.DuckDBPyConnection | None = None
 
     def execute(self, sql: str, params: dict[str, str] | None = None) -> Result:
@@ -66,13 +86,23 @@ class Database:
         with self._lock:
             self._db.close()
 
+    def _query(self, sql: str, params: list) -> list[tuple]:
+        """A catalog query (catalog.CatalogQueries), in its own short session."""
+        with self._lock:
+            cursor = self._db.cursor()
+            try:
+                return cursor.execute(sql, params).fetchall()
+            finally:
+                cursor.close()
+
     def _run(self, sqls: list[str], params: dict[str, str] | None, numbered_by_text: bool) -> list[Result]:
         with self._lock:
             # A fresh connection per call is a fresh session: TEMP tables vanish with it, as in Redshift.
             cursor = self._db.cursor()
             self._running = cursor
+            load_errors: list[tuple] = []
             try:
-                cursor.execute("SET schema = 'public'")
+                cursor.execute("SET schema = 'public'; SET search_path = 'public'; SET integer_division = true")
                 cursor.execute("BEGIN TRANSACTION")
                 results = []
                 for number, text in enumerate(sqls, start=1):
@@ -82,10 +112,13 @@ class Database:
                     for statement in split_statements(text) if numbered_by_text else [text]:
                         try:
                             result = self._statement(cursor, statement, params)
+                        except LoadFailed as exc:
+                            load_errors = exc.rows
+                            raise EngineError(str(exc), number) from None
                         except EngineError as exc:
                             raise EngineError(str(exc), number) from None
                         except duckdb.Error as exc:
-                            raise EngineError(clean_error(exc), number) from None
+                            raise EngineError(redshift_message(str(exc)), number) from None
                     result.elapsed_ns = time.perf_counter_ns() - started
                     results.append(result)
                 cursor.execute("COMMIT")
@@ -95,16 +128,32 @@ class Database:
                     cursor.execute("ROLLBACK")
                 except duckdb.Error:
                     pass  # the transaction may already be aborted by the failure
+                if load_errors:  # STL_LOAD_ERRORS keeps the rows of a failed COPY, as Redshift's does
+                    cursor.executemany(f"INSERT INTO {catalog.CATALOG}.stl_load_errors VALUES "
+                                       f"({', '.join('?' * 18)})", load_errors)
                 raise
             finally:
                 self._running = None
                 cursor.close()
 
     def _statement(self, cursor: duckdb.DuckDBPyConnection, statement: str, params) -> Result:
+        search_path = _SEARCH_PATH.match(statement)
+        if search_path:
+            return self._search_path(cursor, statement, search_path)
+        simplified_merge = _MERGE_REMOVE_DUPLICATES.match(statement)
+        if simplified_merge:
+            return self._merge_remove_duplicates(cursor, statement, simplified_merge, params)
         if is_copy(statement):
             loaded = copy_from_s3(self._db, cursor, parse_copy(statement), self._s3_reader)
             return Result(sql=statement, rows_affected=loaded)
-        translated, kind = _translate(statement, params)
+        if is_unload(statement):
+            unloaded = unload_to_s3(cursor, statement, params, self._s3_reader, self._s3_writer,
+                                    lambda sql: _translate(sql, params, self._types_for(cursor))[0])
+            return Result(sql=statement, rows_affected=unloaded)
+        tree = parsed(statement)
+        if isinstance(tree, exp.Insert):
+            self._check_identity(cursor, tree)
+        translated, kind = _translate(statement, params, self._types_for(cursor))
         result = Result(sql=statement)
         for sql in translated:
             cursor.execute(sql)
@@ -114,8 +163,81 @@ class Database:
             result.rows_affected = int(cursor.fetchone()[0])
         elif issubclass(kind, (exp.Query, exp.Describe, exp.Show, exp.Pragma)) and cursor.description:
             result.has_result_set = True
-            result.columns = [d[0] for d in cursor.description]
+            result.columns = [d[0].lower() for d in cursor.description]
             result.type_names = [redshift_type_name(str(d[1])) for d in cursor.description]
             result.rows = cursor.fetchall()
             result.rows_affected = len(result.rows)
         return result
+
+    def _search_path(self, cursor: duckdb.DuckDBPyConnection, statement: str, match: re.Match) -> Result:
+        """SET search_path TO a, b / SHOW search_path, for this session (doc "search_path")."""
+        if match["show"]:
+            path = cursor.execute("SELECT current_setting('search_path')").fetchone()[0]
+            return Result(sql=statement, columns=["search_path"], type_names=["varchar"], has_result_set=True,
+                          rows=[(", ".join(["$user", *path.split(",")]),)], rows_affected=1)
+        names = [n.strip().strip('"').strip("'").lower() for n in match["path"].split(",")]
+        names = [n for n in names if n and n != "$user"] or ["public"]
+        known = {r[0] for r in cursor.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
+        kept = [n for n in names if n in known]  # Redshift ignores schemas that do not exist
+        cursor.execute("SET schema = '" + (kept or ["public"])[0].replace("'", "''") + "'")  # resets search_path
+        cursor.execute("SET search_path = " + ("'" + ",".join(kept or ["public"]).replace("'", "''") + "'"))
+        return Result(sql=statement)
+
+    def _merge_remove_duplicates(self, cursor, statement: str, match: re.Match, params) -> Result:
+        """MERGE … REMOVE DUPLICATES (doc "MERGE"): target rows that match are replaced by the source's, duplicates
+        among them removed, and unmatched source rows inserted: a delete of the matches and an insert of the
+        source, in the call's transaction. Source and target have the same columns, as Redshift requires."""
+        m = match.groupdict()
+        target = m["target"]  # doc "MERGE": only the source table takes an alias
+        source = m["source"] + (f" AS {m['salias']}" if m["salias"] else "")
+        deleted = self._statement(cursor, f"DELETE FROM {target} USING {source} WHERE {m['on']}", params)
+        inserted = self._statement(cursor, f"INSERT INTO {m['target']} SELECT * FROM {m['source']}", params)
+        return Result(sql=statement, rows_affected=deleted.rows_affected + inserted.rows_affected)
+
+    def _check_identity(self, cursor: duckdb.DuckDBPyConnection, insert: exp.Insert) -> None:
+        table = insert.find(exp.Table)
+        if table is None:
+            return
+        rows = cursor.execute(  # ddl.py makes IDENTITY a nextval default
+            "SELECT lower(column_name) FROM duckdb_columns() WHERE lower(table_name) = ? "
+            "AND schema_name = coalesce(?, schema_name) AND column_default LIKE 'nextval(%'",
+            [table.name.lower(), table.db or None]).fetchall()
+        problem = identity_violation(insert, [r[0] for r in rows])
+        if problem:
+            raise EngineError(problem)
+
+    def _types_for(self, cursor: duckdb.DuckDBPyConnection):
+        """The TypesFor of translate: column types of the tables a statement names, from DuckDB's catalog."""
+
+        def types_for(tree: exp.Expression) -> TypeOf:
+            tables = {t.alias_or_name.lower(): t.name.lower() for t in tree.find_all(exp.Table)}
+            columns: dict[str, dict[str, str]] = {}
+            if tables:
+                rows = cursor.execute(
+                    "SELECT lower(table_name), lower(column_name), data_type FROM duckdb_columns() "
+                    "WHERE list_contains(?, lower(table_name))", [sorted(set(tables.values()))]).fetchall()
+                for table, column, data_type in rows:
+                    columns.setdefault(table, {})[column] = data_type
+            # Derived tables and CTEs: their columns' types as DuckDB reads the subquery (when it can on its own).
+            for number, derived in enumerate([*tree.find_all(exp.CTE), *tree.find_all(exp.Subquery)]):
+                name = derived.alias_or_name.lower() or f"(derived {number})"
+                if name in columns or not isinstance(derived.this, exp.Query):
+                    continue
+                try:
+                    described = cursor.execute(f"DESCRIBE {derived.this.sql(dialect='duckdb')}").fetchall()
+                except duckdb.Error:
+                    continue  # e.g. a correlated subquery: its types stay unknown
+                columns[name] = {row[0].lower(): row[1] for row in described}
+                tables.setdefault(name, name)
+
+            def type_of(column: exp.Column) -> str | None:
+                if column.table:
+                    return columns.get(tables.get(column.table.lower(), ""), {}).get(column.name.lower())
+                for table in tables.values():
+                    if column.name.lower() in columns.get(table, {}):
+                        return columns[table][column.name.lower()]
+                return None
+
+            return type_of
+
+        return types_for

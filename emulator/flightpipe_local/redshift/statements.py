@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flightpipe_local.context import StackContext
+from flightpipe_local.redshift import local_s3
 from flightpipe_local.redshift.database import Database, Result
 from flightpipe_local.redshift.errors import EngineError
 
@@ -201,8 +202,8 @@ class StatementService:
             if (target, database) not in self._workers:
                 path = self.warehouse_dir / target / f"{database}.duckdb"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self._workers[target, database] = DatabaseWorker(
-                    Database(path, s3_reader=self._read_s3), self._state)
+                db = Database(path, s3_reader=self._read_s3, s3_writer=local_s3.writer(self.ctx.account_id))
+                self._workers[target, database] = DatabaseWorker(db, self._state)
             return self._workers[target, database]
 
     def catalog_reader(self, target: str, database: str) -> Database:

@@ -1,23 +1,42 @@
-"""Redshift SQL → DuckDB SQL, statement by statement, with sqlglot (`read="redshift", write="duckdb"`).
+"""Redshift SQL → DuckDB SQL, statement by statement, with sqlglot (read with dialect.py's Redshift, written as
+DuckDB): identifiers folded and results named as Redshift does (names.py), Redshift's functions (functions.py),
+its DDL (ddl.py) and its catalog (catalog.py). Maintenance commands (LOCK, ANALYZE, VACUUM, GRANT) are no-ops.
 
-Redshift-only table attributes (DISTSTYLE, DISTKEY, SORTKEY, ENCODE, BACKUP) are dropped and maintenance commands
-(LOCK, ANALYZE, VACUUM, GRANT) are no-ops. Parsing costs milliseconds a statement and clients send the same texts
-again and again (the Glue job's claims, its load batch, a state machine's ledger query): parsed statements are
-cached, and a statement's parameters are bound into a copy of the cached tree.
+Parsing costs milliseconds a statement and clients send the same texts again and again (the Glue job's claims, its
+load batch, a state machine's ledger query): parsed statements are cached, and a statement's parameters are bound
+into a copy of the cached tree.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import re
 
+import duckdb
 import sqlglot
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
+from flightpipe_local.redshift import ddl, functions
+from flightpipe_local.redshift.catalog import CATALOG, catalog_table
+from flightpipe_local.redshift.dialect import LocalRedshift
 from flightpipe_local.redshift.errors import EngineError
+from flightpipe_local.redshift.names import fold_identifiers, name_projections
 
+logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its fallback warnings are not the user's business
 _NO_OPS = {"LOCK", "VACUUM", "ANALYZE", "GRANT", "REVOKE"}  # meaningful only on a real cluster
+_REFUSED = {  # statements Redshift runs and the local warehouse cannot: refused, never half-done
+    "CREATE EXTERNAL": "Redshift Spectrum (external schemas and tables) is not available on the local warehouse",
+    "CREATE MATERIALIZED": "materialized views are not supported by the local warehouse",
+    "CREATE PROCEDURE": "stored procedures are not supported by the local warehouse",
+    "CALL": "stored procedures are not supported by the local warehouse",
+    "CREATE LIBRARY": "CREATE LIBRARY is not supported by the local warehouse",
+    "EXPLAIN": "EXPLAIN is not supported by the local warehouse (its plans would be DuckDB's, not Redshift's)",
+}
+# version() as Redshift answers it (doc "VERSION function"); the build number names the local warehouse.
+VERSION = ("PostgreSQL 8.0.2 on i686-pc-linux-gnu, compiled by GCC gcc (GCC) 3.4.2 20041017 (Red Hat 3.4.2-6.fc3), "
+           "Redshift 1.0.0 (flightpipe local)")
 _DML = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
 
 
@@ -68,46 +87,6 @@ def _bind_parameters(tree: exp.Expression, params: dict[str, str]) -> exp.Expres
     return tree.transform(substitute)
 
 
-def _strip_redshift_table_attributes(create: exp.Create) -> list[exp.Expression]:
-    """Drop DIST/SORT/ENCODE/BACKUP; turn IDENTITY(seed, step) into a sequence default.
-
-    Returns the statements to run before the CREATE (the sequences)."""
-    before: list[exp.Expression] = []
-    props = create.args.get("properties")
-    if props:
-        keep = [
-            p
-            for p in props.expressions
-            if not isinstance(p, (exp.DistStyleProperty, exp.DistKeyProperty, exp.SortKeyProperty,
-                                  exp.BackupProperty))
-        ]
-        create.set("properties", exp.Properties(expressions=keep) if keep else None)
-    schema = create.this if isinstance(create.this, exp.Schema) else None
-    table = schema.this if schema else None
-    for column in create.find_all(exp.ColumnDef):
-        kept = []
-        for constraint in column.args.get("constraints") or []:
-            kind = constraint.args.get("kind")
-            if isinstance(kind, exp.EncodeColumnConstraint):
-                continue
-            if isinstance(kind, exp.GeneratedAsIdentityColumnConstraint) and table is not None:
-                seq = exp.Table(
-                    this=exp.to_identifier(f"{table.name}_{column.name}_seq"), db=table.args.get("db")
-                )
-                start = kind.args.get("start") or exp.Literal.number(1)
-                step = kind.args.get("increment") or exp.Literal.number(1)
-                before.append(sqlglot.parse_one(
-                    f"CREATE SEQUENCE IF NOT EXISTS {table_sql(seq)} START {start.sql()} INCREMENT {step.sql()}",
-                    read="duckdb",
-                ))
-                default = exp.Anonymous(this="nextval", expressions=[exp.Literal.string(table_sql(seq))])
-                kept.append(exp.ColumnConstraint(kind=exp.DefaultColumnConstraint(this=default)))
-                continue
-            kept.append(constraint)
-        column.set("constraints", kept)
-    return before
-
-
 def _rewrite_create_like(create: exp.Create) -> exp.Expression | None:
     """`CREATE [TEMP] TABLE x (LIKE y)` -> `CREATE [TEMP] TABLE x AS SELECT * FROM y LIMIT 0` (same columns)."""
     schema = create.this
@@ -120,24 +99,6 @@ def _rewrite_create_like(create: exp.Create) -> exp.Expression | None:
                       properties=create.args.get("properties"), expression=query)
 
 
-def _redshift_column_names(tree: exp.Expression) -> None:
-    """Name unaliased result columns as Redshift does (`count`, `max`, `listagg`, `?column?`), not as DuckDB
-    would (`count_star()`), so readers of the result find the columns they expect."""
-    if not isinstance(tree, exp.Select):
-        return
-    for projection in list(tree.expressions):
-        if isinstance(projection, (exp.Alias, exp.Column, exp.Star)):
-            continue
-        if isinstance(projection, exp.Cast) and isinstance(projection.this, exp.Column):
-            name = projection.this.name
-        elif isinstance(projection, (exp.Func, exp.WithinGroup)):
-            match = re.match(r"\s*([A-Za-z_]\w*)", projection.sql(dialect="redshift"))
-            name = match.group(1).lower() if match else "?column?"
-        else:
-            name = "?column?"
-        projection.replace(exp.alias_(projection.copy(), name, quoted=True))
-
-
 def _listagg_distinct(tree: exp.Expression) -> None:
     """sqlglot reads `LISTAGG(DISTINCT x, sep)` as DISTINCT over (x, sep); Redshift means DISTINCT x."""
     for agg in tree.find_all(exp.GroupConcat):
@@ -145,13 +106,6 @@ def _listagg_distinct(tree: exp.Expression) -> None:
         if isinstance(distinct, exp.Distinct) and len(distinct.expressions) == 2 and not agg.args.get("separator"):
             agg.set("this", exp.Distinct(expressions=[distinct.expressions[0]]))
             agg.set("separator", distinct.expressions[1])
-
-
-def _unbounded_strings(tree: exp.Expression) -> None:
-    """VARCHAR(n)/CHAR(n)/VARCHAR(MAX) -> VARCHAR: DuckDB ignores lengths anyway and rejects MAX."""
-    for data_type in tree.find_all(exp.DataType):
-        if data_type.this in exp.DataType.TEXT_TYPES:
-            data_type.set("expressions", [])
 
 
 def _utc_timestamps(tree: exp.Expression) -> exp.Expression:
@@ -165,7 +119,23 @@ def _utc_timestamps(tree: exp.Expression) -> exp.Expression:
     return tree.transform(rewrite)
 
 
-_COLUMN_KEY_ATTRIBUTE = re.compile(r"\b(DISTKEY|SORTKEY)\b(?!\s*\()", re.IGNORECASE)
+
+
+def _system_functions(tree: exp.Expression) -> exp.Expression:
+    """current_user and version() as a Redshift session answers them; catalog names to the catalog views."""
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.CurrentUser):
+            session = exp.Table(this=exp.to_identifier("rs_session"), db=exp.to_identifier("main"),
+                                catalog=exp.to_identifier(CATALOG))
+            return exp.Subquery(this=exp.select("user_name").from_(session))
+        if isinstance(node, exp.CurrentVersion):
+            return exp.Literal.string(VERSION)
+        if isinstance(node, exp.Table) and not node.args.get("catalog"):
+            return catalog_table(node) or node
+        return node
+
+    return tree.transform(rewrite, copy=False)
 
 
 def translate(statement: str, params: dict[str, str] | None = None) -> list[str]:
@@ -173,35 +143,45 @@ def translate(statement: str, params: dict[str, str] | None = None) -> list[str]
     return list(_translate(statement, params)[0])
 
 
-def _translate(statement: str, params: dict[str, str] | None) -> tuple[list[str], type[exp.Expression] | None]:
-    """`translate`, plus the kind of the last statement (to know whether it returns rows or a count)."""
-    tree = _parsed(statement)
+def _translate(statement: str, params: dict[str, str] | None,
+               types: functions.TypesFor | None = None) -> tuple[list[str], type[exp.Expression] | None]:
+    """`translate`, plus the kind of the last statement (to know whether it returns rows or a count).
+    `types` tells column types for the few functions whose Redshift result depends on them."""
+    tree = parsed(statement)
     if tree is None:
         return [], None
-    if not params and not tree.find(exp.Placeholder):
+    typed = functions.needs_types(tree)
+    if not params and not tree.find(exp.Placeholder) and not typed:
         return _translated(statement)
-    return _to_duckdb(_bind_parameters(tree.copy(), params or {}))
+    bound = _bind_parameters(tree.copy(), params or {})
+    return _to_duckdb(bound, types(bound) if (typed and types) else functions.unknown_types)
 
 
 @functools.lru_cache(maxsize=1024)
 def _translated(statement: str) -> tuple[list[str], type[exp.Expression]]:
     """The translation of a statement without parameters, which is the same every time."""
-    return _to_duckdb(_parsed(statement).copy())
+    return _to_duckdb(parsed(statement).copy(), functions.unknown_types)
 
 
 @functools.lru_cache(maxsize=1024)
-def _parsed(statement: str) -> exp.Expression | None:
+def parsed(statement: str) -> exp.Expression | None:
     """The Redshift syntax tree of a statement (None: a no-op). Cached: callers copy it before changing it."""
-    tokens = sqlglot.Dialect.get_or_raise("redshift").tokenize(statement)  # comments are not tokens
-    first_word = tokens[0].text.upper() if tokens else ""
+    tokens = LocalRedshift().tokenize(statement)  # comments are not tokens
+    words = " ".join(t.text.upper() for t in tokens[:2])
+    first_word = words.split(" ")[0] if words else ""
     if first_word in _NO_OPS:
         return None
+    for start, reason in _REFUSED.items():
+        if words.startswith(start):
+            raise EngineError(reason)
+    statement = _quote_notnull_columns(statement, tokens)
+    markers = None
     if first_word == "CREATE":
-        statement = _COLUMN_KEY_ATTRIBUTE.sub("", statement)  # column-level `distkey`/`sortkey` markers
+        statement, markers = ddl.prepare_create(statement)
     try:
-        tree = sqlglot.parse_one(statement, read="redshift")
+        tree = sqlglot.parse_one(statement, read=LocalRedshift)
     except sqlglot.ParseError as exc:
-        raise EngineError(f"syntax error: {exc}") from None
+        raise EngineError(_syntax_error(exc, statement)) from None
     if isinstance(tree, (exp.Transaction, exp.Commit)):
         return None  # the whole call already is one transaction
     if isinstance(tree, exp.Rollback):
@@ -210,17 +190,49 @@ def _parsed(statement: str) -> exp.Expression | None:
         return None
     if isinstance(tree, exp.Command):
         raise EngineError(f"unsupported statement: {statement.split()[0].upper()}")
+    tree = fold_identifiers(tree)
+    if markers is not None:
+        tree.meta["create_markers"] = markers
     return tree
 
 
-def _to_duckdb(tree: exp.Expression) -> tuple[list[str], type[exp.Expression]]:
+def _quote_notnull_columns(statement: str, tokens: list) -> str:
+    """`SELECT notnull FROM pg_table_def`: a column named notnull, not the NOTNULL operator sqlglot reads."""
+    for previous, token in reversed(list(zip(tokens, tokens[1:], strict=False))):
+        if token.text.upper() == "NOTNULL" and previous.token_type in (TokenType.SELECT, TokenType.COMMA,
+                                                                       TokenType.DOT):
+            statement = statement[: token.start] + '"notnull"' + statement[token.end + 1:]
+    return statement
+
+
+def _syntax_error(exc: sqlglot.ParseError, statement: str) -> str:
+    """Redshift's words: syntax error at or near "token" (DuckDB's parser is PostgreSQL's, as Redshift's is)."""
+    try:
+        duckdb.extract_statements(statement)
+    except duckdb.ParserException as parser_error:
+        match = re.search(r'syntax error at or near "[^"]*"|syntax error at end of input', str(parser_error))
+        if match:
+            return match.group(0)
+    except duckdb.Error:
+        pass
+    details = exc.errors[0] if exc.errors else {}
+    near = (details.get("highlight") or "").strip() or (statement.split() or [""])[0]
+    return f'syntax error at or near "{near}"'
+
+
+def _to_duckdb(tree: exp.Expression, type_of: functions.TypeOf) -> tuple[list[str], type[exp.Expression]]:
     """DuckDB SQL for a Redshift tree whose parameters are bound (the tree is changed in place)."""
-    _redshift_column_names(tree)
-    _unbounded_strings(tree)
+    markers = tree.meta.get("create_markers") or {"columns": {}, "interleaved": False}
+    name_projections(tree)
     _listagg_distinct(tree)
     tree = _utc_timestamps(tree)
+    tree = _system_functions(tree)
+    tree = functions.rewrite(tree, type_of)
     before: list[exp.Expression] = []
+    after: list[exp.Expression] = []
     if isinstance(tree, exp.Create) and tree.kind == "TABLE":
         tree = _rewrite_create_like(tree) or tree
-        before = _strip_redshift_table_attributes(tree)
-    return [e.sql(dialect="duckdb") for e in [*before, tree]], type(tree)
+        before, after = ddl.translate_create_table(tree, markers)
+    elif isinstance(tree, exp.Create) and tree.kind == "VIEW":
+        ddl.check_view(tree)
+    return [e.sql(dialect="duckdb") for e in [*before, tree, *after]], type(tree)

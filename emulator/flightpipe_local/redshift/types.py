@@ -11,6 +11,7 @@ _REDSHIFT_TYPES = [
     ("VARCHAR", "varchar"), ("BOOLEAN", "bool"), ("DATE", "date"),
     ("TIMESTAMP WITH TIME ZONE", "timestamptz"), ("TIMESTAMP", "timestamp"),
     ("TIME WITH TIME ZONE", "timetz"), ("TIME", "time"), ("BLOB", "varbyte"), ("INTERVAL", "interval"),
+    ("JSON", "super"),
 ]
 
 
