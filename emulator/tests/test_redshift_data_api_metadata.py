@@ -123,7 +123,6 @@ def test_describe_table_reports_redshift_types_nullability_and_numeric_sizes(rd,
     assert columns["dep_delay"]["isSigned"] and not columns["carrier"]["isSigned"]
 
 
-@pytest.mark.xfail(strict=True, reason="the engine's catalog does not keep declared VARCHAR lengths yet")
 def test_describe_table_reports_the_declared_varchar_length(rd, db):
     columns = {c["name"]: c for c in rd.describe_table(**where(db), Schema="airlines",
                                                        Table="daily_flights_fact")["ColumnList"]}
