@@ -46,3 +46,27 @@ def test_another_moto_version_is_refused_naming_both():
         check_moto_version("5.2.0")
     pins = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
     assert f"moto[server]=={MOTO_VERSION}" in pins["dependencies"]
+
+
+def test_a_port_in_time_wait_is_free():
+    """A closed server connection leaves a TIME_WAIT socket on the port (the side that closes first keeps
+    it); the next stack binds with SO_REUSEADDR, so the port must be reported free."""
+    import socket
+
+    from flightpipe_local.server import free_port
+
+    port = free_port()
+    listener = socket.create_server(("127.0.0.1", port))
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    accepted.close()  # the server side closes first: its end goes to TIME_WAIT
+    client.close()
+    listener.close()
+    assert any(state == "06" for state in socket_states(port)), "no TIME_WAIT socket was created"
+    check_port_free(port)
+
+
+def socket_states(port: int) -> list[str]:
+    """Kernel TCP states of the IPv4 sockets whose local port is `port` (06 = TIME_WAIT)."""
+    rows = [line.split() for line in open("/proc/net/tcp").read().splitlines()[1:]]
+    return [row[3] for row in rows if int(row[1].split(":")[1], 16) == port]

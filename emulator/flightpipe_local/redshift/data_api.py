@@ -16,6 +16,7 @@ service fault, and clients see it once their retries run out.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import json
@@ -522,6 +523,17 @@ def _delete_cluster_and_its_data(self: RedshiftBackend, **kwargs):
     if _service is not None:
         _service.drop_target(cluster.cluster_identifier)
     return cluster
+
+
+@contextlib.contextmanager
+def frozen_databases():
+    """Every open database locked and checkpointed (`Database.frozen`), and none opened meanwhile: the
+    warehouse folder's files may be copied as one consistent state."""
+    if _service is None:
+        yield []
+        return
+    with _service._lock, contextlib.ExitStack() as stack:
+        yield [stack.enter_context(worker.warehouse.frozen()) for worker in _service._workers.values()]
 
 
 def shutdown() -> None:

@@ -6,6 +6,7 @@ clients see whole or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -65,6 +66,13 @@ class Database:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    @contextlib.contextmanager
+    def frozen(self):
+        """Hold every call off and flush the file (CHECKPOINT empties the WAL): the file may be copied whole."""
+        with self._lock:
+            self._db.execute("CHECKPOINT")
+            yield self
 
     def _run(self, sqls: list[str], params: dict[str, str] | None, numbered_by_text: bool) -> list[Result]:
         with self._lock:
