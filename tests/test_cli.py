@@ -51,3 +51,55 @@ def test_start_reports_a_taken_port(home, tmp_path_factory):
     second = flightpipe(other_home, "local", "start", "--port", str(port))
     assert second.returncode == 1
     assert f"port {port}" in second.stderr and "already in use" in second.stderr
+
+
+def test_start_right_after_a_sigkill_of_the_stack(home):
+    """A killed stack may linger as a zombie (nobody reaps it) with its pid file left behind; its port may
+    hold TIME_WAIT sockets. Neither is a running stack: `local start` on the same port must succeed."""
+    import signal
+    import urllib.request
+
+    port = free_port()
+    assert flightpipe(home, "local", "start", "--port", str(port)).returncode == 0
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=5):
+        pass  # one served connection, so the port has seen traffic
+    os.kill(int((home / "stack.pid").read_text()), signal.SIGKILL)
+
+    status = flightpipe(home, "local", "status")
+    assert status.returncode == 1 and "not running" in status.stdout
+    again = flightpipe(home, "local", "start", "--port", str(port))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"http://127.0.0.1:{port}" in again.stdout
+
+
+def test_a_pid_file_naming_another_process_is_not_a_running_stack(home):
+    """A pid reused by an unrelated process (here: this test's own) is not our stack."""
+    home.mkdir(exist_ok=True)
+    (home / "stack.pid").write_text(str(os.getpid()))
+    (home / "endpoint").write_text("http://127.0.0.1:9")
+    status = flightpipe(home, "local", "status")
+    assert status.returncode == 1 and "not running" in status.stdout
+
+
+def test_state_survives_stop_and_start_and_fresh_forgets_it(home):
+    import boto3
+
+    port = free_port()
+    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                      aws_access_key_id="local", aws_secret_access_key="local")
+    assert flightpipe(home, "local", "start", "--port", str(port)).returncode == 0
+    s3.create_bucket(Bucket="kept-bucket")
+    s3.put_bucket_versioning(Bucket="kept-bucket", VersioningConfiguration={"Status": "Enabled"})
+    versions = [s3.put_object(Bucket="kept-bucket", Key="k", Body=body)["VersionId"] for body in (b"one", b"two")]
+    assert flightpipe(home, "local", "stop").returncode == 0
+
+    assert flightpipe(home, "local", "start", "--port", str(port)).returncode == 0
+    listed = s3.list_object_versions(Bucket="kept-bucket")["Versions"]
+    assert sorted(v["VersionId"] for v in listed) == sorted(versions)
+    bodies = {v: s3.get_object(Bucket="kept-bucket", Key="k", VersionId=v)["Body"].read() for v in versions}
+    assert bodies == dict(zip(versions, (b"one", b"two"), strict=True))
+    assert flightpipe(home, "local", "stop").returncode == 0
+
+    assert flightpipe(home, "local", "start", "--fresh", "--port", str(port)).returncode == 0
+    assert s3.list_buckets()["Buckets"] == []
+    assert not (home / "warehouse").exists()
