@@ -82,15 +82,34 @@ def test_a_pid_file_naming_another_process_is_not_a_running_stack(home):
 
 
 def test_state_survives_stop_and_start_and_fresh_forgets_it(home):
+    """S3 versions and the warehouse come back after a stop; `--fresh` forgets both."""
+    import time
+
     import boto3
 
     port = free_port()
-    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                      aws_access_key_id="local", aws_secret_access_key="local")
+
+    def client(service):
+        return boto3.client(service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    def sql(statement):
+        data = client("redshift-data")
+        sid = data.execute_statement(ClusterIdentifier="kept", Database="dev", DbUser="u", Sql=statement)["Id"]
+        while (desc := data.describe_statement(Id=sid))["Status"] not in ("FINISHED", "FAILED", "ABORTED"):
+            time.sleep(0.1)
+        assert desc["Status"] == "FINISHED", desc
+        return data.get_statement_result(Id=sid)["Records"] if desc["HasResultSet"] else None
+
+    s3 = client("s3")
     assert flightpipe(home, "local", "start", "--port", str(port)).returncode == 0
     s3.create_bucket(Bucket="kept-bucket")
     s3.put_bucket_versioning(Bucket="kept-bucket", VersioningConfiguration={"Status": "Enabled"})
     versions = [s3.put_object(Bucket="kept-bucket", Key="k", Body=body)["VersionId"] for body in (b"one", b"two")]
+    client("redshift").create_cluster(ClusterIdentifier="kept", NodeType="dc2.large", MasterUsername="u",
+                                      MasterUserPassword="Placeholder1", ClusterType="single-node")
+    sql("CREATE TABLE kept_rows (n INT)")
+    sql("INSERT INTO kept_rows VALUES (1), (2)")
     assert flightpipe(home, "local", "stop").returncode == 0
 
     assert flightpipe(home, "local", "start", "--port", str(port)).returncode == 0
@@ -98,8 +117,10 @@ def test_state_survives_stop_and_start_and_fresh_forgets_it(home):
     assert sorted(v["VersionId"] for v in listed) == sorted(versions)
     bodies = {v: s3.get_object(Bucket="kept-bucket", Key="k", VersionId=v)["Body"].read() for v in versions}
     assert bodies == dict(zip(versions, (b"one", b"two"), strict=True))
+    assert sql("SELECT SUM(n) FROM kept_rows") == [[{"longValue": 3}]]
     assert flightpipe(home, "local", "stop").returncode == 0
 
     assert flightpipe(home, "local", "start", "--fresh", "--port", str(port)).returncode == 0
     assert s3.list_buckets()["Buckets"] == []
+    assert client("redshift").describe_clusters()["Clusters"] == []
     assert not (home / "warehouse").exists()
