@@ -61,6 +61,11 @@ class Stack:
     def log(self) -> str:
         return (self.home / "stack.log").read_text(errors="replace")
 
+    def peak_rss_mb(self) -> float:
+        """The stack process's peak resident memory so far (VmHWM)."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
+
 
 @pytest.fixture
 def stack(tmp_path, monkeypatch):
@@ -132,6 +137,9 @@ def test_stop_and_start_keep_everything_and_a_new_day_loads_without_provisioning
     assert_days_exact(chain, {**bodies, "2013-01-02": new_day.read_bytes()})
     assert chain.check_violations() == {}
     assert_ledger_names_existing_versions(chain)
+    peak = stack.peak_rss_mb()
+    print(f"stack peak RSS after the restart and a day: {peak:.0f} MB")
+    assert peak < 1024, f"the stack's resident memory peaked at {peak:.0f} MB"
 
 
 def test_a_sigkill_during_an_execution_restores_the_last_snapshot_consistently(stack, tmp_path, day_rows):
