@@ -142,39 +142,77 @@ def test_stop_and_start_keep_everything_and_a_new_day_loads_without_provisioning
     assert peak < 1024, f"the stack's resident memory peaked at {peak:.0f} MB"
 
 
+def job_processes(home: Path) -> list[int]:
+    """Pids of the Glue job scripts of this stack (each runs in its run's folder under glue/jobs/)."""
+    jobs, found = (home / "glue" / "jobs").resolve(), []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(os.readlink(entry / "cwd")).is_relative_to(jobs):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def pause_job_once_it_claims(chain: Chain, home: Path, upload, timeout: float = 90) -> list[int]:
+    """Let the job run in short slices until its RUNNING ledger claim on `upload` is there; leave it paused."""
+    deadline = time.monotonic() + timeout
+    while not (pids := job_processes(home)):
+        assert time.monotonic() < deadline, "no Glue job process started"
+        time.sleep(0.02)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    while "RUNNING" not in chain.ledger(upload.key, upload.version).status.tolist():
+        assert time.monotonic() < deadline, "the job never claimed the upload"
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+        time.sleep(0.05)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+    return pids
+
+
 def test_a_sigkill_during_an_execution_restores_the_last_snapshot_consistently(stack, tmp_path, day_rows):
     chain = provisioned_chain(tmp_path, stack.home)
     loaded = {"2013-04-01": to_csv(day_rows("2013-04-01"))}
     outcome = chain.follow(chain.upload(chain.key("2013-04-01"), loaded["2013-04-01"]))
     assert outcome.status == "SUCCEEDED", outcome.cause
 
-    # Upload a day and kill the stack while its execution runs, once a snapshot has seen it running.
+    # Upload a day; pause its job once it holds its ledger claim; kill the stack once a snapshot has that.
     interrupted_body = to_csv(day_rows("2013-04-02"))
     interrupted = chain.upload(chain.key("2013-04-02"), interrupted_body)
     arn = chain.wait_for_execution(interrupted)
-    seen_running = dt.datetime.now(dt.UTC)
-    assert chain.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "RUNNING"
+    paused = pause_job_once_it_claims(chain, stack.home, interrupted)
+    claimed_at = dt.datetime.now(dt.UTC)
     deadline = time.monotonic() + 30
-    while (stack.saved_at() or seen_running) <= seen_running:
-        assert time.monotonic() < deadline, "no snapshot was taken while the execution ran"
+    while (stack.saved_at() or claimed_at) <= claimed_at:
+        assert time.monotonic() < deadline, "no snapshot was taken while the job held its claim"
         time.sleep(0.2)
     os.kill(stack.pid, signal.SIGKILL)
 
     stack.start()  # the same port at once: a dead pid, a zombie or a TIME_WAIT socket must not stop it
 
+    # The paused job of the dead stack was killed before the new one answered: it cannot load late.
+    assert f"killed {len(paused)} Glue job process(es) left by the previous stack" in stack.log()
+    assert not set(paused) & set(job_processes(stack.home))
     desc = chain.client("stepfunctions").describe_execution(executionArn=arn)
     assert desc["status"] == "FAILED" and desc["error"] == "Local.StackStopped", desc
     assert "stopped while this execution was running" in desc["cause"] and "stopDate" in desc
-    assert chain.raw_versions()[(interrupted.key, interrupted.version)]  # the upload is in the snapshot
-    assert_days_exact(chain, loaded)  # the day loaded before is intact
     runs = chain.client("glue").get_job_runs(JobName=chain.names.job)["JobRuns"]
-    assert all(r["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING") for r in runs), runs
+    dead = next(r for r in runs if r["Id"] == chain.ledger(interrupted.key, interrupted.version).job_run_id[0])
+    assert dead["JobRunState"] == "FAILED" and "stopped while this job run was running" in dead["ErrorMessage"]
+    assert (interrupted.key, interrupted.version) in chain.raw_versions()  # the upload is in the snapshot
+    assert chain.ledger(interrupted.key, interrupted.version).status.tolist() == ["RUNNING"]  # the dead claim
+    assert_days_exact(chain, loaded)  # the day loaded before is intact
 
-    # A new day: the job takes over what the dead run claimed and loads both days exactly once.
+    # A new day: the job takes the dead run's claim over and loads both days exactly once.
     new_body = to_csv(day_rows("2013-04-03"))
     outcome = chain.follow(chain.upload(chain.key("2013-04-03"), new_body))
     assert outcome.status == "SUCCEEDED", outcome.cause
     assert_days_exact(chain, {**loaded, "2013-04-02": interrupted_body, "2013-04-03": new_body})
-    assert chain.ledger(interrupted.key, interrupted.version).status.tolist()[-1] == "LOADED"
+    ledger = chain.ledger(interrupted.key, interrupted.version)
+    assert ledger.status.tolist() == ["FAILED", "LOADED"]
+    assert "abandoned" in ledger.error[0] and bool(ledger.retryable[0])
     assert chain.check_violations() == {}
     assert_ledger_names_existing_versions(chain)
