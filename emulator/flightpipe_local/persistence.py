@@ -50,7 +50,7 @@ SNAPSHOT_DIR = "snapshot"
 WAREHOUSE_DIR = "warehouse"
 CHUNK = 1 << 20
 INTERRUPTED_ERROR = "Local.StackStopped"
-INTERRUPTED_CAUSE = "The local stack stopped while this {what} was running; it ended with the stack. Start it again."
+INTERRUPTED_CAUSE = "The local stack stopped while this {what} was running; it ended with the stack. Run it again."
 
 
 # ---------------------------------------------------------------- the request gate
