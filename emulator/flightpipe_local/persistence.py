@@ -276,6 +276,8 @@ class Snapshots:
     def __init__(self, state_dir: Path):
         self.state_dir = Path(state_dir)
         self.root = self.state_dir / SNAPSHOT_DIR
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o700)  # it holds what the stack holds: secrets' values, the warehouse's rows
         self.objects = ObjectStore(self.root / "objects")
         self._lock = threading.Lock()  # one snapshot at a time
 
@@ -438,8 +440,9 @@ def end_interrupted_work(now: dt.datetime | None = None) -> dict[str, int]:
 
 def kill_orphaned_job_processes(state_dir: Path) -> list[int]:
     """Glue job scripts of a killed stack keep running (they have their own session): kill them before a new
-    stack answers, or one could finish its load after its run was restored as FAILED. Each runs in its run's
-    folder under `<state_dir>/glue/jobs/`, which is how they are found (procfs only: Linux)."""
+    stack answers, or one could finish its load after its run was restored as FAILED. A job script runs in its
+    run's folder `<state_dir>/glue/jobs/<job>/<run id>` with `--JOB_RUN_ID <run id>` on its command line: both
+    must match, so a shell that merely sits in that folder is left alone (procfs only: Linux)."""
     jobs = (Path(state_dir) / "glue" / "jobs").resolve()
     killed = []
     proc = Path("/proc")
@@ -450,9 +453,11 @@ def kill_orphaned_job_processes(state_dir: Path) -> list[int]:
             continue
         try:
             cwd = Path(os.readlink(entry / "cwd"))
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if cwd.is_relative_to(jobs):
+        run_id = argv[argv.index("--JOB_RUN_ID") + 1] if "--JOB_RUN_ID" in argv[:-1] else None
+        if cwd.is_relative_to(jobs) and cwd.name == run_id:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(entry.name), signal.SIGKILL)
                 killed.append(int(entry.name))

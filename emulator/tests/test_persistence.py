@@ -91,3 +91,25 @@ def test_locks_and_threads_pickle_as_fresh_ones_and_object_bodies_round_trip(tmp
     assert restored["thread"] is None
     assert restored["key"] is restored["again"]  # one object, as before
     assert restored["key"].value == key.value and restored["key"].etag == key.etag
+
+
+def test_only_job_scripts_of_the_state_folder_are_killed_as_orphans(tmp_path):
+    import subprocess
+    import sys
+
+    from flightpipe_local.persistence import kill_orphaned_job_processes
+
+    run_dir = tmp_path / "glue" / "jobs" / "daily" / "jr_0123"
+    run_dir.mkdir(parents=True)
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    job = subprocess.Popen([*sleeper, "--JOB_NAME", "daily", "--JOB_RUN_ID", "jr_0123"], cwd=run_dir,
+                           start_new_session=True)
+    bystander = subprocess.Popen(sleeper, cwd=run_dir, start_new_session=True)  # e.g. a shell reading the logs
+    # Popen returns once the child has exec'd: both command lines are readable now.
+    try:
+        assert kill_orphaned_job_processes(tmp_path) == [job.pid]
+        assert job.wait(5) == -9 and bystander.poll() is None
+    finally:
+        for proc in (job, bystander):
+            proc.kill()
+            proc.wait()
