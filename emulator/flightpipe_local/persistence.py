@@ -472,31 +472,36 @@ def forget_state(state_dir: Path) -> None:
 
 
 class Saver:
-    """Takes a snapshot every `period` seconds when API calls happened since the last one."""
+    """Takes a snapshot every `period` seconds when API calls happened since the last one. The gate is shut
+    while a snapshot is written, so the wait grows with the snapshot's duration: calls are held at most
+    1/`MAX_HELD_SHARE` of the time however large the state grows."""
+
+    MAX_HELD_SHARE = 10
 
     def __init__(self, snapshots: Snapshots, gate: RequestGate, period: float):
         self.snapshots, self.gate, self.period = snapshots, gate, period
         self._stop = threading.Event()
         self._saved_calls = -1
+        self._last_seconds = 0.0
         self._thread = threading.Thread(target=self._loop, name="snapshots", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.period):
+        while not self._stop.wait(max(self.period, self.MAX_HELD_SHARE * self._last_seconds)):
             if self.gate.calls != self._saved_calls:
                 self.save()
 
     def save(self, wait_seconds: float = 3.0) -> bool:
-        calls = self.gate.calls
+        calls, began = self.gate.calls, time.monotonic()
         try:
             saved = self.snapshots.take(self.gate, wait_seconds)
         except Exception:
             log.exception("could not save the stack's state")
             return False
         if saved:
-            self._saved_calls = calls
+            self._saved_calls, self._last_seconds = calls, time.monotonic() - began
         return saved
 
     def stop(self) -> None:
