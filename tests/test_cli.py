@@ -124,3 +124,16 @@ def test_state_survives_stop_and_start_and_fresh_forgets_it(home):
     assert s3.list_buckets()["Buckets"] == []
     assert client("redshift").describe_clusters()["Clusters"] == []
     assert not (home / "warehouse").exists()
+
+
+def test_an_unreadable_saved_state_is_refused_with_what_to_do(home):
+    port = free_port()
+    assert flightpipe(home, "local", "start", "--port", str(port)).returncode == 0
+    assert flightpipe(home, "local", "stop").returncode == 0
+    generation = home / "snapshot" / (home / "snapshot" / "current").read_text().strip()
+    (generation / "backends.pickle").write_bytes(b"not a pickle")
+
+    refused = flightpipe(home, "local", "start", "--port", str(port))
+    assert refused.returncode == 1
+    assert "cannot be read" in refused.stderr and "flightpipe local start --fresh" in refused.stderr
+    assert flightpipe(home, "local", "start", "--fresh", "--port", str(port)).returncode == 0

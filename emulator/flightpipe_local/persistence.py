@@ -53,6 +53,10 @@ INTERRUPTED_ERROR = "Local.StackStopped"
 INTERRUPTED_CAUSE = "The local stack stopped while this {what} was running; it ended with the stack. Run it again."
 
 
+class SavedStateError(RuntimeError):
+    pass
+
+
 # ---------------------------------------------------------------- the request gate
 
 
@@ -358,6 +362,11 @@ class Snapshots:
         try:
             with open(current / "backends.pickle", "rb") as src:
                 state = _Unpickler(src, self.objects).load()
+        except Exception as exc:  # e.g. saved by another version of the emulator
+            raise SavedStateError(
+                f"the saved state in {current} cannot be read ({type(exc).__name__}: {exc}); "
+                "run `flightpipe local start --fresh` to discard it and start empty"
+            ) from None
         finally:
             _restoring = None
         for (module, name), accounts in state.items():

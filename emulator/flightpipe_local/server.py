@@ -23,6 +23,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from flightpipe_local import MOTO_VERSION
 from flightpipe_local.context import StackContext
+from flightpipe_local.persistence import SavedStateError
 
 HOST = "127.0.0.1"
 log = logging.getLogger("flightpipe_local")
@@ -152,8 +153,11 @@ class LocalStack:
             self._saver.stop()
             self._saver = None
             # The last snapshot; the gate stays shut, so nothing changes between it and the exit.
-            self.snapshots.take(self.gate, wait_seconds=25, last=True)
-            log.info("state saved in %s", self.snapshots.root)
+            try:
+                self.snapshots.take(self.gate, wait_seconds=25, last=True)
+                log.info("state saved in %s", self.snapshots.root)
+            except Exception:  # stop anyway: the last periodic snapshot is what the next start restores
+                log.exception("could not save the state at stop")
         if self._server:
             self._server.stop()
             self._server = None
@@ -174,7 +178,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stack = LocalStack(args.state_dir, args.port, args.region, snapshot_seconds=args.snapshot_seconds or None)
-    stack.start()
+    try:
+        stack.start()
+    except SavedStateError as exc:
+        log.error("%s", exc)
+        raise SystemExit(1) from None
     stopped = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopped.set())
