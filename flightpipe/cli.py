@@ -1,6 +1,6 @@
 """`flightpipe` — the command line.
 
-    flightpipe local start [--port N] | stop | status     the local AWS emulator on 127.0.0.1
+    flightpipe local start [--port N] [--fresh] | stop | status   the local AWS emulator on 127.0.0.1 (state kept)
     flightpipe run provision|daily|backfill|teardown [-p name value]...   papermill runbooks
     flightpipe sql "SELECT ..."                           query the warehouse through the Data API, CSV out
 """
@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -25,42 +26,76 @@ def _pid_file(folder: Path) -> Path:
 
 
 def _running_pid(folder: Path) -> int | None:
+    """The pid of this folder's stack if that process is alive and is ours. `kill(pid, 0)` alone also
+    succeeds for a zombie (a killed stack nobody reaped) and for an unrelated process that reused the pid."""
     path = _pid_file(folder)
     if not path.exists():
         return None
-    pid = int(path.read_text().strip())
     try:
+        pid = int(path.read_text().strip())
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ValueError, ProcessLookupError, PermissionError):
         return None
-    return pid
+    return pid if _is_our_stack(pid, folder) else None
+
+
+def _is_our_stack(pid: int, folder: Path) -> bool:
+    proc = Path("/proc") / str(pid)
+    if not proc.exists():  # no procfs (macOS): ask ps
+        found = subprocess.run(["ps", "-o", "stat=", "-o", "command=", "-p", str(pid)],
+                               capture_output=True, text=True, check=False).stdout.strip()
+        state, _, command = found.partition(" ")
+        return bool(found) and not state.startswith("Z") and _names_stack(command.split(), folder)
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return False  # it ended meanwhile
+    return state != "Z" and _names_stack(argv, folder)
+
+
+def _names_stack(argv: list[str], folder: Path) -> bool:
+    return "flightpipe_local.server" in argv and str(folder) in argv
 
 
 def _answers(endpoint: str) -> bool:
+    """True if the stack answers HTTP. Its dashboard page is cheap whatever the stack holds (`data.json`
+    serialises every resource: seconds for a large state)."""
     try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=1):
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=5):
             return True
+    except urllib.error.HTTPError:
+        return True  # an error status is an answer too
     except OSError:
         return False
 
 
-def local_start(port: int) -> int:
+def local_start(port: int, fresh: bool = False) -> int:
     try:
+        from flightpipe_local.persistence import forget_state
         from flightpipe_local.server import HOST, PortInUseError, check_port_free
     except ImportError:
         print("the local emulator is not installed: run `make setup` (or `pip install -e emulator`)", file=sys.stderr)
         return 1
 
-    folder = config.state_dir()
+    folder = _state_folder()
     folder.mkdir(parents=True, exist_ok=True)
     if pid := _running_pid(folder):
-        print(f"the local stack is already running (pid {pid}) at {config.local_endpoint_file(folder).read_text()}")
+        endpoint_file = config.local_endpoint_file(folder)
+        endpoint = endpoint_file.read_text().strip() if endpoint_file.exists() else "(no endpoint file)"
+        if endpoint_file.exists() and _answers(endpoint):
+            print(f"the local stack is already running (pid {pid}) at {endpoint}")
+        else:
+            print(f"the local stack (pid {pid}) runs but does not answer at {endpoint}: "
+                  "run `flightpipe local stop`, then start it again", file=sys.stderr)
         return 1
     try:
         check_port_free(port)
     except PortInUseError as exc:
         print(f"cannot start the local stack: {exc}. Choose another with --port.", file=sys.stderr)
         return 1
+    if fresh:
+        forget_state(folder)
     log = folder / "stack.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -71,7 +106,7 @@ def local_start(port: int) -> int:
             start_new_session=True,  # keeps running after this command returns
         )
     endpoint = f"http://{HOST}:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # restoring a large saved state takes a while
     while not _answers(endpoint):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
@@ -86,34 +121,39 @@ def local_start(port: int) -> int:
 
 
 def local_stop() -> int:
-    folder = config.state_dir()
+    folder = _state_folder()
     pid = _running_pid(folder)
     if pid is None:
         print("the local stack is not running")
     else:
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            if _running_pid(folder) is None:
+        os.kill(pid, signal.SIGTERM)  # the stack saves its state, then exits
+        deadline = time.monotonic() + 60
+        while _running_pid(folder) is not None:
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)  # its last periodic save is what the next start restores
                 break
             time.sleep(0.1)
-        else:
-            os.kill(pid, signal.SIGKILL)
-        print(f"local stack stopped (pid {pid})")
+        print(f"local stack stopped (pid {pid}); its state is kept in {folder}")
     for path in (_pid_file(folder), config.local_endpoint_file(folder)):
         path.unlink(missing_ok=True)
     return 0
 
 
 def local_status() -> int:
-    folder = config.state_dir()
+    folder = _state_folder()
     pid = _running_pid(folder)
     if pid is None:
         print(f"not running (state folder {folder})")
         return 1
-    endpoint = config.local_endpoint_file(folder).read_text().strip()
-    state = "running" if _answers(endpoint) else "not answering"
+    endpoint_file = config.local_endpoint_file(folder)
+    endpoint = endpoint_file.read_text().strip() if endpoint_file.exists() else "(no endpoint file)"
+    state = "running" if endpoint_file.exists() and _answers(endpoint) else "not answering"
     print(f"{state}: {endpoint} (pid {pid}; state and log in {folder})")
     return 0 if state == "running" else 1
+
+
+def _state_folder() -> Path:
+    return config.state_dir().resolve()  # the stack's command line names it; compare like with like
 
 
 # ---------------------------------------------------------------- flightpipe sql
@@ -148,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     local_sub = local.add_subparsers(dest="action", required=True)
     start = local_sub.add_parser("start", help="start it in the background")
     start.add_argument("--port", type=int, default=config.DEFAULT_LOCAL_PORT)
+    start.add_argument("--fresh", action="store_true",
+                       help="forget the saved state (S3, catalog, executions, warehouse …) and start empty")
     local_sub.add_parser("stop", help="stop it")
     local_sub.add_parser("status", help="print its endpoint if it runs")
 
@@ -164,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "local":
-        return {"start": lambda: local_start(args.port), "stop": local_stop, "status": local_status}[args.action]()
+        actions = {"start": lambda: local_start(args.port, args.fresh), "stop": local_stop, "status": local_status}
+        return actions[args.action]()
     if args.command == "sql":
         return sql(args.statement, args.target, args.region, args.project)
     return run(args.runbook, args.parameter, args.target)

@@ -2,7 +2,9 @@
 
     python -m flightpipe_local.server --port 5055 --state-dir ~/.flightpipe
 
-In tests and notebooks the same stack runs in-process: `LocalStack(state_dir, port).start()`.
+This way (what `flightpipe local start` runs) the stack keeps its state in the state folder across stops and
+crashes (`persistence.py`). In tests and notebooks the same stack runs in-process and starts empty:
+`LocalStack(state_dir, port).start()`.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import moto
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from flightpipe_local import MOTO_VERSION, context
+from flightpipe_local import MOTO_VERSION, context, persistence
 from flightpipe_local.context import StackContext
 from flightpipe_local.patches import EXTENSIONS, Patch
+from flightpipe_local.persistence import SavedStateError
 
 HOST = "127.0.0.1"
 log = logging.getLogger("flightpipe_local")
@@ -45,7 +48,10 @@ def check_moto_version(installed: str = moto.__version__) -> None:
 
 
 def check_port_free(port: int, host: str = HOST) -> None:
+    """Refuse a port something listens on. The server binds with SO_REUSEADDR (werkzeug's server sets
+    `allow_reuse_address`), so the check does too: a TIME_WAIT socket left by the last stack is no obstacle."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
@@ -120,13 +126,26 @@ class _ServingStack:
             return self.app(environ, start_response)
 
 
-class LocalStack:
-    """The emulator in this process: moto's WSGI app on 127.0.0.1 plus the extensions."""
+# Object bodies larger than this are kept in a temporary file, not in memory (moto spools each version's
+# body in a SpooledTemporaryFile of this size; its default, 5 MB, keeps nearly every object in memory).
+S3_BODY_MEMORY_BYTES = 64 * 1024
+DEFAULT_SNAPSHOT_SECONDS = 5.0
 
-    def __init__(self, state_dir: Path, port: int, region: str = "us-east-1"):
+
+class LocalStack:
+    """The emulator in this process: moto's WSGI app on 127.0.0.1 plus the extensions.
+
+    With `snapshot_seconds`, the stack keeps its state in its folder (`persistence.py`): it restores the
+    last snapshot at start, saves one every `snapshot_seconds` when something changed, and a last one at stop."""
+
+    def __init__(self, state_dir: Path, port: int, region: str = "us-east-1", snapshot_seconds: float | None = None):
         self.ctx = StackContext(state_dir=Path(state_dir), host=HOST, port=port, region=region)
+        self.snapshot_seconds = snapshot_seconds
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self.gate: persistence.RequestGate | None = None
+        self.snapshots: persistence.Snapshots | None = None
+        self._saver: persistence.Saver | None = None
 
     @property
     def endpoint(self) -> str:
@@ -136,23 +155,43 @@ class LocalStack:
         check_moto_version()
         check_port_free(self.ctx.port)
         self.ctx.state_dir.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", str(S3_BODY_MEMORY_BYTES))
         install_extensions(self.ctx)
+        if self.snapshot_seconds:
+            if killed := persistence.kill_orphaned_job_processes(self.ctx.state_dir):
+                log.warning("killed %d Glue job process(es) left by the previous stack: %s", len(killed), killed)
+            self.snapshots = persistence.Snapshots(self.ctx)
+            self.snapshots.restore()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns what matters
+        # The snapshots' request gate in front of moto's app, each request served for this stack.
+        self.gate = persistence.RequestGate(_ServingStack(self.ctx))
         try:
             self._server = make_server(
-                HOST, self.ctx.port, _ServingStack(self.ctx), threaded=True, request_handler=MotoRequestHandler
+                HOST, self.ctx.port, self.gate, threaded=True, request_handler=MotoRequestHandler
             )
         except OSError:
             uninstall_extensions(self.ctx)
             raise
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"stack-{self.ctx.port}", daemon=True)
         self._thread.start()
+        if self.snapshots:
+            self._saver = persistence.Saver(self.snapshots, self.gate, self.snapshot_seconds)
+            self._saver.start()
         log.info("local stack listening on %s (state in %s)", self.endpoint, self.ctx.state_dir)
         return self
 
     def stop(self) -> None:
         if self._server is None:
             return
+        if self._saver:
+            self._saver.stop()
+            self._saver = None
+            # The last snapshot; the gate stays shut, so nothing changes between it and the exit.
+            try:
+                self.snapshots.take(self.gate, wait_seconds=25, last=True)
+                log.info("state saved in %s", self.snapshots.root)
+            except Exception:  # stop anyway: the last periodic snapshot is what the next start restores
+                log.exception("could not save the state at stop")
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -165,9 +204,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--snapshot-seconds", type=float, default=DEFAULT_SNAPSHOT_SECONDS,
+                        help="how often the state is saved when it changed (0: never, nothing is restored)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    stack = LocalStack(args.state_dir, args.port, args.region).start()
+    stack = LocalStack(args.state_dir, args.port, args.region, snapshot_seconds=args.snapshot_seconds or None)
+    try:
+        stack.start()
+    except SavedStateError as exc:
+        log.error("%s", exc)
+        raise SystemExit(1) from None
     stopped = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopped.set())

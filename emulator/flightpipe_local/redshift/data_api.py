@@ -15,6 +15,7 @@ and clients see it once their retries run out.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
@@ -321,6 +322,18 @@ def _delete_cluster_and_its_data(self: RedshiftBackend, **kwargs):
     if data_api is not None:
         data_api.drop_target(cluster.cluster_identifier)
     return cluster
+
+
+@contextlib.contextmanager
+def frozen_databases(ctx: StackContext | None = None):
+    """Every open database of the stack locked and checkpointed (`Database.frozen`), and none opened meanwhile:
+    the warehouse folder's files may be copied as one consistent state."""
+    data_api = (ctx or context.current()).services.get("redshift-data")
+    if data_api is None:
+        yield []
+        return
+    with data_api.frozen() as databases:
+        yield databases
 
 
 def shutdown(ctx: StackContext | None = None) -> None:

@@ -8,6 +8,7 @@ as integers: doc "Computations with numeric values"), search path `public`, time
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -94,6 +95,13 @@ class Database(catalog.CatalogQueries):
                 return cursor.execute(sql, params).fetchall()
             finally:
                 cursor.close()
+
+    @contextlib.contextmanager
+    def frozen(self):
+        """Hold every call off and flush the file (CHECKPOINT empties the WAL): the file may be copied whole."""
+        with self._lock:
+            self._db.execute("CHECKPOINT")
+            yield self
 
     def _run(self, sqls: list[str], params: dict[str, str] | None, numbered_by_text: bool) -> list[Result]:
         with self._lock:

@@ -7,6 +7,7 @@ lock, so a cancelled statement stays ABORTED whatever its query does afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import random
 import re
@@ -263,6 +264,12 @@ class StatementService:
             reader.close()
         self._stop(workers)
         shutil.rmtree(self.warehouse_dir / target, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def frozen(self):
+        """Every open database locked and checkpointed, and none opened meanwhile (a consistent copy)."""
+        with self._lock, contextlib.ExitStack() as stack:
+            yield [stack.enter_context(worker.database.frozen()) for worker in self._workers.values()]
 
     def close(self) -> None:
         with self._lock:
