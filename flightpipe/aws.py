@@ -86,6 +86,11 @@ def wait_until(
         time.sleep(interval)
 
 
+def listed(client, operation: str, key: str, **kwargs: Any) -> list:
+    """Every item of a paginated List/Describe call (`key` of each page), not only the first page's."""
+    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])]
+
+
 def take_message(sqs, queue_url: str, matches: Callable[[str], bool], *, what: str, timeout: float) -> str:
     """Receive from the queue until a message whose body `matches`; delete it and return its body.
 

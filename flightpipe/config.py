@@ -57,6 +57,7 @@ class Waits:
     backfill: float  # one backfill execution over many days
     notification: float  # an ended execution → its message in the inbox
     cluster: float  # a Redshift cluster to become available, or to be deleted
+    queue_name_reuse: float  # a deleted queue's name can be used again after this long
 
     def or_default(self, given: float, field: str) -> float:
         """`given` if the user set it (> 0), else this target's value for `field`."""
@@ -65,10 +66,10 @@ class Waits:
 
 WAITS = {
     "local": Waits(poll=0.5, machine_poll=1, execution_start=60, execution=300, backfill=900, notification=60,
-                   cluster=300),
+                   cluster=300, queue_name_reuse=0),  # the local SQS lets a name be reused at once
     # Glue: a crawl takes 1-3 minutes, a Python shell job a minute to start; a cluster takes ~5-15 minutes.
     "aws": Waits(poll=10, machine_poll=30, execution_start=900, execution=1800, backfill=3600, notification=300,
-                 cluster=2700),
+                 cluster=2700, queue_name_reuse=61),  # SQS DeleteQueue: "wait at least 60 seconds"
 }
 
 
