@@ -73,7 +73,15 @@ def _data_api(arn: dict[str, str]) -> list[dict]:
 
 
 def glue_job_policy(names: Names, account: str) -> dict:
-    """The Glue crawler and the ETL job: read raw data, write staging and rejects, catalog, Data API, logs."""
+    """The Glue crawler and the ETL job: read raw data, write staging and rejects, catalog, Data API, logs.
+
+    AWS's "Crawler prerequisites" asks for AWSGlueServiceRole "or equivalent (or a scoped down version of this
+    policy)" plus read access to the data (https://docs.aws.amazon.com/glue/latest/dg/crawler-prereqs.html). The
+    managed policy grants `glue:*` and bucket calls on "*", EC2 network calls (for VPC connections, unused here)
+    and `cloudwatch:PutMetricData` (job metrics, a Spark feature). This is the scoped-down version: the catalog
+    calls a crawl with UPDATE_IN_DATABASE / LOG and partition inheritance makes, on this database only, and the
+    bucket calls on this bucket only. tests/test_role_actions.py checks it against every call.
+    """
     arn, b = _arns(names, account), names.s3_arn(names.bucket)
     return _doc(
         {
@@ -88,6 +96,7 @@ def glue_job_policy(names: Names, account: str) -> dict:
             "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
             "Resource": [f"{b}/{names.staging_prefix}*", f"{b}/{names.rejects_prefix}*"],
         },
+        {"Sid": "LocateTheBucket", "Effect": "Allow", "Action": ["s3:GetBucketLocation"], "Resource": [arn["bucket"]]},
         {
             "Sid": "ListTheProjectPrefixes",
             "Effect": "Allow",
@@ -104,8 +113,8 @@ def glue_job_policy(names: Names, account: str) -> dict:
             "Effect": "Allow",
             "Action": [
                 "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
-                "glue:GetPartition", "glue:GetPartitions", "glue:BatchCreatePartition", "glue:BatchGetPartition",
-                "glue:UpdatePartition", "glue:GetJobRun",
+                "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition", "glue:CreatePartition",
+                "glue:BatchCreatePartition", "glue:UpdatePartition", "glue:BatchUpdatePartition", "glue:GetJobRun",
             ],
             "Resource": [arn["catalog"], arn["database"], arn["table"], arn["job"]],
         },
@@ -129,7 +138,13 @@ def redshift_copy_policy(names: Names, account: str) -> dict:
             "Action": ["s3:GetObject"],
             "Resource": [f"{b}/{names.dim_key}", f"{b}/{names.staging_prefix}*"],
         },
-        {"Sid": "ListTheBucket", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [b]},
+        {
+            "Sid": "ListWhatCopyReads",  # COPY lists the prefix it loads from
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [b],
+            "Condition": {"StringLike": {"s3:prefix": [f"{names.dim_key}*", f"{names.staging_prefix}*"]}},
+        },
     )
 
 
