@@ -43,9 +43,9 @@ def running_local_endpoint() -> str | None:
 class Waits:
     """How long to wait for the pipeline's asynchronous steps on a target, and how often to look (seconds).
 
-    Notebooks take these as defaults (a parameter of 0 means "the target's value"), so no notebook branches on the
-    target. On AWS a crawl alone takes minutes, CloudTrail delivers data events to EventBridge with a lag
-    (docs/aws.md, "Delivery lag"), and Step Functions throttles its API per account (Step Functions developer
+    Notebooks take these as defaults (a parameter left at None means "the target's value"), so no notebook
+    branches on the target. On AWS a crawl alone takes minutes, CloudTrail delivers data events to EventBridge
+    with a lag (docs/aws.md, "Delivery lag"), and Step Functions throttles its API per account (Step Functions developer
     guide, "Service quotas", section "Quotas related to API action throttling":
     https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html), so polls are seconds apart there.
     """
@@ -59,9 +59,9 @@ class Waits:
     cluster: float  # a Redshift cluster to become available, or to be deleted
     queue_name_reuse: float  # a deleted queue's name can be used again after this long
 
-    def or_default(self, given: float, field: str) -> float:
-        """`given` if the user set it (> 0), else this target's value for `field`."""
-        return float(given) if given and float(given) > 0 else float(getattr(self, field))
+    def or_default(self, given: float | str | None, field: str) -> float:
+        """`given` if the user set one (0 included: a Wait of 0 seconds is valid), else this target's `field`."""
+        return float(getattr(self, field)) if given is None or given == "" else float(given)
 
 
 WAITS = {
