@@ -71,9 +71,9 @@ def test_the_evaluator_refuses_what_iam_refuses():
 
 # ---- the state machine ------------------------------------------------------------------------------------------
 
-# Optimized integrations call more than their name says (Step Functions developer guide, "How Step Functions
-# generates IAM policies for integrated services", AWS Glue and Amazon SNS sections:
-# https://docs.aws.amazon.com/step-functions/latest/dg/service-integration-iam-templates.html).
+# Optimized integrations call more than their name says (Step Functions developer guide, "Start an AWS Glue job
+# with Step Functions", section "IAM policies for calling AWS Glue": Run a Job (.sync) needs StartJobRun,
+# GetJobRun, GetJobRuns and BatchStopJobRun: https://docs.aws.amazon.com/step-functions/latest/dg/connect-glue.html).
 OPTIMIZED = {
     "glue:startJobRun.sync": ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
     "glue:startJobRun": ["glue:StartJobRun"],
