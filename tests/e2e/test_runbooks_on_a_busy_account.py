@@ -7,12 +7,14 @@ Expected facts come from the uploaded files with pandas alone (`expected_facts`)
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import papermill
 import pytest
 from e2e_support import compare, expected_facts, to_csv
 
 from flightpipe import samples
+from flightpipe.aws import wait_until
 from flightpipe.runbook import NOTEBOOKS, run_runbook
 from flightpipe_local import cloudtrail
 
@@ -94,3 +96,38 @@ def test_reprovisioning_the_topic_tolerates_a_foreign_subscriber(chain, tmp_path
     finally:
         sns.unsubscribe(SubscriptionArn=subscription)
         sqs.delete_queue(QueueUrl=other)
+
+
+def test_the_daily_runbook_reads_each_execution_at_most_once_and_none_from_before_its_upload(
+        chain, day_rows, monkeypatch, tmp_path):
+    from collections import Counter
+
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    sfn = chain.client("stepfunctions")
+    earlier = [sfn.start_execution(stateMachineArn=chain.sm_arn, input="{}")["executionArn"] for _ in range(15)]
+    for arn in earlier:  # an input without an object fails in its first state; they only make the list long
+        wait_until(lambda arn=arn: sfn.describe_execution(executionArn=arn)["status"], lambda s: s != "RUNNING",
+                   what=f"execution {arn}", timeout=30, interval=0.2)
+    time.sleep(2.5)  # S3's Date header counts whole seconds: make "before the upload" unambiguous
+    described: Counter = Counter()
+    original = StepFunctionResponse.describe_execution
+
+    def counting(self):
+        described[self._get_param("executionArn")] += 1
+        return original(self)
+
+    monkeypatch.setattr(StepFunctionResponse, "describe_execution", counting)
+    monkeypatch.setenv(cloudtrail.DELAY_VARIABLE, "3")  # the runbook polls for a while before its execution appears
+    day = "2013-05-25"
+    source = tmp_path / "flights.csv"
+    source.write_bytes(to_csv(day_rows(day)))
+
+    run_runbook("daily", {"run_date": day, "source_path": str(source)}, out_dir=tmp_path / "run")
+    monkeypatch.undo()  # what the runbook read, not what this test reads below
+
+    (ours,) = chain.executions_for(chain.key(day))
+    assert not [arn for arn in earlier if described[arn]], "executions from before the upload were read"
+    others = {arn: n for arn, n in described.items() if arn != ours and n > 1}
+    assert not others, f"executions read more than once: {others}"
+    assert described[ours] >= 1
