@@ -1,7 +1,8 @@
 """The runbooks under conditions AWS imposes and the quiet local stack used to hide: CloudTrail events that reach
 EventBridge late, and an inbox that already holds other runs' messages.
 
-Expected facts come from the uploaded files with pandas alone (`expected_facts`), never from the stack.
+Expected facts come from the uploaded files with pandas alone (`expected_facts`), never from the stack. Each test
+uses its own August 2013 days, which no other e2e test uploads.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ DELAY_SECONDS = 6.0  # longer than uploading the days below (well under a second
 
 def test_a_backfill_whose_events_arrive_after_the_upload_starts_one_execution_and_loads_every_day(
         chain, reliability, count_executions, monkeypatch, tmp_path):
-    first, last = dt.date(2013, 5, 1), dt.date(2013, 5, 4)
+    first, last = dt.date(2013, 8, 1), dt.date(2013, 8, 4)
     paths = samples.write_days(first, last, tmp_path / "feed")
     monkeypatch.setenv(cloudtrail.DELAY_VARIABLE, str(DELAY_SECONDS))
 
@@ -47,7 +48,7 @@ def test_a_backfill_whose_events_arrive_after_the_upload_starts_one_execution_an
 
 def test_a_daily_upload_still_starts_its_execution_when_events_arrive_late(chain, day_rows, count_executions,
                                                                            monkeypatch):
-    day = "2013-05-10"
+    day = "2013-08-10"
     monkeypatch.setenv(cloudtrail.DELAY_VARIABLE, "2")
     body = to_csv(day_rows(day))
     outcome = chain.follow(chain.upload(chain.key(day), body))
@@ -58,7 +59,7 @@ def test_a_daily_upload_still_starts_its_execution_when_events_arrive_late(chain
 
 def test_the_daily_runbook_finds_its_notification_behind_a_dozen_foreign_messages(chain, day_rows, reliability,
                                                                                   count_executions, tmp_path):
-    day = "2013-05-20"
+    day = "2013-08-20"
     source = tmp_path / "flights.csv"
     source.write_bytes(to_csv(day_rows(day)))
     sqs = chain.client("sqs")
@@ -119,7 +120,7 @@ def test_the_daily_runbook_reads_each_execution_at_most_once_and_none_from_befor
 
     monkeypatch.setattr(StepFunctionResponse, "describe_execution", counting)
     monkeypatch.setenv(cloudtrail.DELAY_VARIABLE, "3")  # the runbook polls for a while before its execution appears
-    day = "2013-05-25"
+    day = "2013-08-25"
     source = tmp_path / "flights.csv"
     source.write_bytes(to_csv(day_rows(day)))
 
