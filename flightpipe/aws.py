@@ -86,6 +86,44 @@ def wait_until(
         time.sleep(interval)
 
 
+def listed(client, operation: str, key: str, **kwargs: Any) -> list:
+    """Every item of a paginated List/Describe call (`key` of each page), not only the first page's."""
+    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])]
+
+
+def take_message(sqs, queue_url: str, matches: Callable[[str], bool], *, what: str, timeout: float) -> str:
+    """Receive from the queue until a message whose body `matches`; delete it and return its body.
+
+    One ReceiveMessage returns at most 10 messages, so in a busy inbox ours may be behind others. Each message we
+    receive stays invisible for its visibility timeout (SQS Developer Guide, "Amazon SQS visibility timeout":
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html), so
+    the next receive returns others; the foreign ones are made visible again (timeout 0) as soon as we stop, for
+    whoever waits for them.
+    """
+    held: list[str] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            received = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=int(max(1, min(20, remaining))),
+                VisibilityTimeout=int(min(timeout + 60, 43200)),  # hidden until we release them (max 12 h)
+            ).get("Messages", [])
+            for message in received:
+                if matches(message["Body"]):
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                    return message["Body"]
+                held.append(message["ReceiptHandle"])
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{what}: not in the queue {queue_url.rsplit('/', 1)[-1]} after {timeout:.0f}s "
+                                   f"({len(held)} other message(s) seen and left there)")
+    finally:
+        for start in range(0, len(held), 10):  # put the others back, visible at once
+            sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
+                {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for n, handle in enumerate(held[start:start + 10])])
+
+
 def ensure_bucket(s3, bucket: str, region: str) -> None:
     """Create `bucket` in `region` unless it is already ours (us-east-1 takes no LocationConstraint)."""
     kwargs: dict[str, Any] = {"Bucket": bucket}

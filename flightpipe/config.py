@@ -40,10 +40,48 @@ def running_local_endpoint() -> str | None:
 
 
 @dataclass(frozen=True)
+class Waits:
+    """How long to wait for the pipeline's asynchronous steps on a target, and how often to look (seconds).
+
+    Notebooks take these as defaults (a parameter left at None means "the target's value"), so no notebook
+    branches on the target. On AWS a crawl alone takes minutes, CloudTrail delivers data events to EventBridge
+    with a lag (docs/aws.md, "Delivery lag"), and Step Functions throttles its API per account (Step Functions developer
+    guide, "Service quotas", section "Quotas related to API action throttling":
+    https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html), so polls are seconds apart there.
+    """
+
+    poll: float  # between two looks at an execution, a cluster, a queue
+    machine_poll: int  # the state machine's own Wait between crawler / statement polls (PollSeconds)
+    execution_start: float  # an upload → its execution appears (CloudTrail → EventBridge delivery)
+    execution: float  # one daily execution: crawl, job start, load, notify
+    backfill: float  # one backfill execution over many days
+    notification: float  # an ended execution → its message in the inbox
+    cluster: float  # a Redshift cluster to become available, or to be deleted
+    queue_name_reuse: float  # a deleted queue's name can be used again after this long
+
+    def or_default(self, given: float | str | None, field: str) -> float:
+        """`given` if the user set one (0 included: a Wait of 0 seconds is valid), else this target's `field`."""
+        return float(getattr(self, field)) if given is None or given == "" else float(given)
+
+
+WAITS = {
+    "local": Waits(poll=0.5, machine_poll=1, execution_start=60, execution=300, backfill=900, notification=60,
+                   cluster=300, queue_name_reuse=0),  # the local SQS lets a name be reused at once
+    # Glue: a crawl takes 1-3 minutes, a Python shell job a minute to start; a cluster takes ~5-15 minutes.
+    "aws": Waits(poll=10, machine_poll=30, execution_start=900, execution=1800, backfill=3600, notification=300,
+                 cluster=2700, queue_name_reuse=61),  # SQS DeleteQueue: "wait at least 60 seconds"
+}
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     region: str
     endpoint_url: str | None  # None on `aws`: the SDK's own endpoints
+
+    @property
+    def waits(self) -> Waits:
+        return WAITS[self.name]
 
     def session(self) -> boto3.Session:
         return boto3.Session(region_name=self.region)

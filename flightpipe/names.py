@@ -10,11 +10,21 @@ import hashlib
 from dataclasses import dataclass
 
 
+def partition_of(arn: str) -> str:
+    """The partition of an ARN ("aws", "aws-cn", "aws-us-gov"): its second field (IAM User Guide, "IAM
+    identifiers", ARN format `arn:partition:service:region:account:resource`)."""
+    parts = arn.split(":")
+    if len(parts) < 6 or parts[0] != "arn" or not parts[1]:
+        raise ValueError(f"not an ARN: {arn!r}")
+    return parts[1]
+
+
 @dataclass(frozen=True)
 class Names:
     project: str
     region: str
     bucket: str  # raw data, dimension file, job script, staging, rejects
+    partition: str = "aws"  # from the caller's ARN (sts:GetCallerIdentity): "aws-cn", "aws-us-gov" elsewhere
 
     # S3 layout inside the bucket
     raw_prefix: str = "raw/flights/"  # date=YYYY-MM-DD/flights.csv lands here
@@ -24,10 +34,31 @@ class Names:
     rejects_prefix: str = "rejects/"
 
     @classmethod
-    def derive(cls, project: str, region: str, account_id: str, bucket: str = "") -> Names:
+    def derive(cls, project: str, region: str, account_id: str, bucket: str = "", partition: str = "aws") -> Names:
         """Names for `project`; the default bucket is unique per account without revealing the account id."""
         digest = hashlib.sha256(f"{account_id}/{region}".encode()).hexdigest()[:10]
-        return cls(project=project, region=region, bucket=bucket or f"{project}-{region}-{digest}")
+        return cls(project=project, region=region, bucket=bucket or f"{project}-{region}-{digest}",
+                   partition=partition)
+
+    @classmethod
+    def for_caller(cls, project: str, region: str, caller: dict, bucket: str = "") -> Names:
+        """Names for `project` in the account and partition of `caller` (an sts.get_caller_identity() answer)."""
+        return cls.derive(project, region, caller["Account"], bucket, partition=partition_of(caller["Arn"]))
+
+    def arn(self, service: str, resource: str, account: str = "", region: str | None = None) -> str:
+        """`arn:<partition>:<service>:<region>:<account>:<resource>`; S3 and IAM ARNs take region="" and no account."""
+        return f"arn:{self.partition}:{service}:{self.region if region is None else region}:{account}:{resource}"
+
+    def s3_arn(self, bucket: str, key: str = "") -> str:
+        return self.arn("s3", bucket + (f"/{key}" if key else ""), region="")
+
+    def state_machine_arn(self, account: str) -> str:
+        return self.arn("states", f"stateMachine:{self.state_machine}", account)
+
+    @property
+    def backfill_app_id(self) -> str:
+        """The SDK app id (User-Agent `app/<id>`) of the backfill's uploads: the rule ignores their events."""
+        return f"{self.project}-backfill"
 
     @property
     def trail_bucket(self) -> str:

@@ -27,20 +27,21 @@ def trust(service: str) -> dict:
 
 
 def _arns(names: Names, account: str) -> dict[str, str]:
-    r, a = names.region, account
+    """The ARNs the policies name, in the caller's partition (names.partition: never a hard-coded `arn:aws:`)."""
+    a, arn = account, names.arn
     return {
-        "bucket": f"arn:aws:s3:::{names.bucket}",
-        "cluster": f"arn:aws:redshift:{r}:{a}:cluster:{names.redshift_cluster}",
-        "dbname": f"arn:aws:redshift:{r}:{a}:dbname:{names.redshift_cluster}/{names.redshift_database}",
-        "secret": f"arn:aws:secretsmanager:{r}:{a}:secret:{names.redshift_secret}-*",
-        "catalog": f"arn:aws:glue:{r}:{a}:catalog",
-        "database": f"arn:aws:glue:{r}:{a}:database/{names.glue_database}",
-        "table": f"arn:aws:glue:{r}:{a}:table/{names.glue_database}/*",
-        "crawler": f"arn:aws:glue:{r}:{a}:crawler/{names.crawler}",
-        "job": f"arn:aws:glue:{r}:{a}:job/{names.job}",
-        "topic": f"arn:aws:sns:{r}:{a}:{names.topic}",
-        "state_machine": f"arn:aws:states:{r}:{a}:stateMachine:{names.state_machine}",
-        "job_logs": f"arn:aws:logs:{r}:{a}:log-group:/aws-glue/*",
+        "bucket": names.s3_arn(names.bucket),
+        "cluster": arn("redshift", f"cluster:{names.redshift_cluster}", a),
+        "dbname": arn("redshift", f"dbname:{names.redshift_cluster}/{names.redshift_database}", a),
+        "secret": arn("secretsmanager", f"secret:{names.redshift_secret}-*", a),
+        "catalog": arn("glue", "catalog", a),
+        "database": arn("glue", f"database/{names.glue_database}", a),
+        "table": arn("glue", f"table/{names.glue_database}/*", a),
+        "crawler": arn("glue", f"crawler/{names.crawler}", a),
+        "job": arn("glue", f"job/{names.job}", a),
+        "topic": arn("sns", names.topic, a),
+        "state_machine": names.state_machine_arn(a),
+        "job_logs": arn("logs", "log-group:/aws-glue/*", a),
     }
 
 
@@ -72,8 +73,16 @@ def _data_api(arn: dict[str, str]) -> list[dict]:
 
 
 def glue_job_policy(names: Names, account: str) -> dict:
-    """The Glue crawler and the ETL job: read raw data, write staging and rejects, catalog, Data API, logs."""
-    arn, b = _arns(names, account), f"arn:aws:s3:::{names.bucket}"
+    """The Glue crawler and the ETL job: read raw data, write staging and rejects, catalog, Data API, logs.
+
+    AWS's "Crawler prerequisites" asks for AWSGlueServiceRole "or equivalent (or a scoped down version of this
+    policy)" plus read access to the data (https://docs.aws.amazon.com/glue/latest/dg/crawler-prereqs.html). The
+    managed policy grants `glue:*` and bucket calls on "*", EC2 network calls (for VPC connections, unused here)
+    and `cloudwatch:PutMetricData` (job metrics, a Spark feature). This is the scoped-down version: the catalog
+    calls a crawl with UPDATE_IN_DATABASE / LOG and partition inheritance makes, on this database only, and the
+    bucket calls on this bucket only. tests/test_role_actions.py checks it against every call.
+    """
+    arn, b = _arns(names, account), names.s3_arn(names.bucket)
     return _doc(
         {
             "Sid": "ReadRawDataAndScript",
@@ -87,6 +96,7 @@ def glue_job_policy(names: Names, account: str) -> dict:
             "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
             "Resource": [f"{b}/{names.staging_prefix}*", f"{b}/{names.rejects_prefix}*"],
         },
+        {"Sid": "LocateTheBucket", "Effect": "Allow", "Action": ["s3:GetBucketLocation"], "Resource": [arn["bucket"]]},
         {
             "Sid": "ListTheProjectPrefixes",
             "Effect": "Allow",
@@ -103,8 +113,8 @@ def glue_job_policy(names: Names, account: str) -> dict:
             "Effect": "Allow",
             "Action": [
                 "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
-                "glue:GetPartition", "glue:GetPartitions", "glue:BatchCreatePartition", "glue:BatchGetPartition",
-                "glue:UpdatePartition", "glue:GetJobRuns",
+                "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition", "glue:CreatePartition",
+                "glue:BatchCreatePartition", "glue:UpdatePartition", "glue:BatchUpdatePartition", "glue:GetJobRuns",
             ],
             "Resource": [arn["catalog"], arn["database"], arn["table"], arn["job"]],
         },
@@ -120,7 +130,7 @@ def glue_job_policy(names: Names, account: str) -> dict:
 
 def redshift_copy_policy(names: Names, account: str) -> dict:
     """What Redshift may read when it runs COPY: the dimension file and the job's staging area."""
-    b = f"arn:aws:s3:::{names.bucket}"
+    b = names.s3_arn(names.bucket)
     return _doc(
         {
             "Sid": "ReadDimensionAndStaging",
@@ -128,7 +138,13 @@ def redshift_copy_policy(names: Names, account: str) -> dict:
             "Action": ["s3:GetObject"],
             "Resource": [f"{b}/{names.dim_key}", f"{b}/{names.staging_prefix}*"],
         },
-        {"Sid": "ListTheBucket", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [b]},
+        {
+            "Sid": "ListWhatCopyReads",  # COPY lists the prefix it loads from
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [b],
+            "Condition": {"StringLike": {"s3:prefix": [f"{names.dim_key}*", f"{names.staging_prefix}*"]}},
+        },
     )
 
 
@@ -176,8 +192,8 @@ ROLES = {
 
 def trail_bucket_policy(names: Names, account: str) -> dict:
     """Let CloudTrail (and only for this trail) check the log bucket's ACL and write its log files."""
-    bucket = f"arn:aws:s3:::{names.trail_bucket}"
-    trail = f"arn:aws:cloudtrail:{names.region}:{account}:trail/{names.trail}"
+    bucket = names.s3_arn(names.trail_bucket)
+    trail = names.arn("cloudtrail", f"trail/{names.trail}", account)
     return _doc(
         {
             "Sid": "AWSCloudTrailAclCheck",

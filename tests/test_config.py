@@ -47,3 +47,14 @@ def test_local_without_a_stack_says_how_to_start_one(clean_env, tmp_path):
 def test_unknown_target_is_refused(clean_env):
     with pytest.raises(ValueError, match="local"):
         config.use_target("azure")
+
+
+def test_each_target_has_its_own_waits_and_an_unset_parameter_means_the_targets_value():
+    local, aws = config.WAITS["local"], config.WAITS["aws"]
+    # AWS: a crawl alone takes 1-3 minutes and the Step Functions API is throttled, so wait longer, poll less often
+    assert aws.execution >= 600 and aws.poll >= 5 and aws.machine_poll >= 10
+    assert local.execution < aws.execution and local.poll < aws.poll
+    assert config.Target("aws", "us-east-1", None).waits is aws
+    assert aws.or_default(None, "execution") == aws.execution and aws.or_default("", "poll") == aws.poll
+    assert aws.or_default(42, "execution") == 42.0 and aws.or_default("7.5", "poll") == 7.5
+    assert aws.or_default(0, "machine_poll") == 0.0  # a Wait of 0 seconds is the user's to choose

@@ -70,3 +70,13 @@ def test_papermill_sees_every_parameter(path):
 
 def parameters_source(path: Path) -> str:
     return next(c.source for c in read(path).cells if "parameters" in c.metadata.get("tags", []))
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.stem)
+def test_averages_are_taken_over_a_fractional_type(path):
+    """Redshift's AVG of an integer column returns an integer, truncated (Redshift Database Developer Guide, "AVG
+    function": https://docs.aws.amazon.com/redshift/latest/dg/r_AVG.html); the fact table's delays are BIGINT."""
+    for cell in read(path).cells:
+        if cell.cell_type == "code":
+            bare = re.findall(r"(?i)\bAVG\(\s*(?!CAST\b)[^)]*\)", cell.source)
+            assert not bare, f"{path.name} cell {cell.get('id')}: {bare} (cast to DOUBLE PRECISION first)"

@@ -1,11 +1,12 @@
 """Least privilege, checked on the documents the notebooks create."""
 
 import json
+import re
 
 import pytest
 
 from flightpipe import policies
-from flightpipe.names import Names
+from flightpipe.names import Names, partition_of
 
 ACCOUNT = "000000000000"
 NAMES = Names.derive("flightpipe", "us-east-1", ACCOUNT)
@@ -35,7 +36,7 @@ def test_every_statement_names_its_resources(name):
             assert resources == ["*"]
             assert set(as_list(statement["Action"])) <= policies.WILDCARD_REQUIRED, statement
         for arn in resources:
-            assert arn == "*" or arn.startswith("arn:aws:"), arn
+            assert arn == "*" or arn.startswith(f"arn:{NAMES.partition}:"), arn
 
 
 @pytest.mark.parametrize("key", sorted(policies.ROLES))
@@ -59,3 +60,20 @@ def test_shown_policies_hide_the_account_id():
     text = policies.show(policies.states_policy(NAMES, ACCOUNT), ACCOUNT)
     assert ACCOUNT not in text and "<account-id>" in text
     json.loads(text.replace("<account-id>", ACCOUNT))
+
+
+@pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
+def test_every_arn_is_in_the_callers_partition(partition):
+    caller = {"Account": ACCOUNT, "Arn": f"arn:{partition}:sts::{ACCOUNT}:assumed-role/admin/someone"}
+    names = Names.for_caller("flightpipe", "us-east-1", caller)
+    documents = [fn(names, ACCOUNT) for _, fn in policies.ROLES.values()] + [policies.trail_bucket_policy(names,
+                                                                                                          ACCOUNT)]
+    text = json.dumps(documents)
+    arns = [a for a in re.findall(r'"(arn:[^"]+)"', text)]
+    assert arns and all(a.startswith(f"arn:{partition}:") for a in arns), arns
+    assert names.state_machine_arn(ACCOUNT).startswith(f"arn:{partition}:states:us-east-1:")
+
+
+def test_a_malformed_caller_arn_is_refused():
+    with pytest.raises(ValueError, match="not an ARN"):
+        partition_of("flightpipe")

@@ -12,6 +12,14 @@ Decisions, where AWS leaves room:
 * A single-region trail covers writes to buckets in its region; a multi-region trail covers all.
 * Delivery is off the request thread (one worker, FIFO), so the S3 call returns at once and events
   keep the order of the writes. `drain()` waits until everything queued so far is delivered.
+* Delivery lag: on AWS, CloudTrail delivers events to EventBridge "on a best effort basis" and can lag
+  (EventBridge User Guide, "Events from AWS services": https://docs.aws.amazon.com/eventbridge/latest/userguide/
+  eb-service-event.html). `FLIGHTPIPE_LOCAL_CLOUDTRAIL_DELAY_SECONDS` (float, default 0, read at each write)
+  holds every event that long before it reaches the bus, so code that assumes prompt delivery fails locally too.
+* `userAgent` is the writing request's User-Agent header in brackets, as CloudTrail records it for S3
+  ("userAgent", CloudTrail record contents:
+  https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html;
+  S3's CloudTrail examples show e.g. "[aws-cli/2.18.5]").
 """
 
 from __future__ import annotations
@@ -19,8 +27,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import queue
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +38,7 @@ from typing import Any
 from moto.cloudtrail.models import Trail, cloudtrail_backends
 from moto.events.models import events_backends
 from moto.s3.models import S3Backend
+from moto.s3.responses import S3Response
 
 from flightpipe_local import cloudtrail_history
 from flightpipe_local.context import StackContext
@@ -42,9 +53,13 @@ _WRITE_METHODS = {
     "complete_multipart_upload": "CompleteMultipartUpload",
 }
 
-_outbox: queue.Queue = queue.Queue()
+DELAY_VARIABLE = "FLIGHTPIPE_LOCAL_CLOUDTRAIL_DELAY_SECONDS"
+
+_outbox: queue.Queue = queue.Queue()  # (monotonic time the event is due on the bus, delivery)
+_last_due = 0.0  # when the newest queued event is due: drain() waits that long on top of its timeout
 _worker: threading.Thread | None = None
 _in_write = threading.local()  # CopyObject / CompleteMultipartUpload call put_object: record the outer call
+_request = threading.local()  # the S3 request being served on this thread (its User-Agent goes in the event)
 
 
 def patches() -> list[Patch]:
@@ -52,7 +67,10 @@ def patches() -> list[Patch]:
     return [
         Patch(S3Backend, method, _recording(getattr(S3Backend, method), event_name))
         for method, event_name in _WRITE_METHODS.items()
-    ] + cloudtrail_history.patches()
+    ] + [
+        Patch(S3Response, "setup_class", _remembering_user_agent(S3Response.setup_class)),
+        *cloudtrail_history.patches(),
+    ]
 
 
 def install(ctx: StackContext) -> None:
@@ -62,12 +80,43 @@ def install(ctx: StackContext) -> None:
         _worker.start()
 
 
+def delivery_delay() -> float:
+    """Seconds an event waits before it reaches EventBridge (FLIGHTPIPE_LOCAL_CLOUDTRAIL_DELAY_SECONDS)."""
+    raw = os.environ.get(DELAY_VARIABLE, "").strip() or "0"
+    try:
+        delay = float(raw)
+    except ValueError:
+        raise ValueError(f"{DELAY_VARIABLE}={raw!r}: expected a number of seconds, e.g. 2.5") from None
+    if not 0 <= delay < float("inf"):
+        raise ValueError(f"{DELAY_VARIABLE}={raw!r}: expected a number of seconds >= 0")
+    return delay
+
+
 def drain(timeout: float = 10.0) -> None:
-    """Wait until every event recorded so far has been handed to EventBridge."""
+    """Wait until every event recorded so far has been handed to EventBridge (its delivery delay included)."""
     done = threading.Event()
-    _outbox.put(done.set)
-    if not done.wait(timeout):
+    _outbox.put((0.0, done.set))
+    pending = max(0.0, _last_due - time.monotonic())
+    if not done.wait(timeout + pending):
         raise TimeoutError("CloudTrail events still queued")
+
+
+def _enqueue(delivery) -> None:
+    """Queue one delivery, due after the delay configured at the moment of the write."""
+    global _last_due
+    due = time.monotonic() + delivery_delay()
+    _last_due = max(_last_due, due)
+    _outbox.put((due, delivery))
+
+
+def _remembering_user_agent(setup_class):
+    @functools.wraps(setup_class)
+    def setup_and_remember(response, request, *args, **kwargs):
+        _request.user_agent = request.headers.get("User-Agent", "")
+        return setup_class(response, request, *args, **kwargs)
+
+    setup_and_remember.remembers_user_agent = True
+    return setup_and_remember
 
 
 def _recording(method, event_name: str):
@@ -113,7 +162,7 @@ def _record(backend: S3Backend, event_name: str, result: Any, args: tuple, kwarg
     if not any(_trail_covers(trail, facts) for trail in _trails(backend.account_id)):
         return
     event = cloudtrail_event(backend.account_id, bucket, key, event_name, request)
-    _outbox.put(functools.partial(_put_on_bus, backend.account_id, bucket.region_name, event))
+    _enqueue(functools.partial(_put_on_bus, backend.account_id, bucket.region_name, event))
 
 
 def cloudtrail_event(account_id: str, bucket, key, event_name: str, extra_request: dict) -> dict:
@@ -140,7 +189,7 @@ def cloudtrail_event(account_id: str, bucket, key, event_name: str, extra_reques
         "eventName": event_name,
         "awsRegion": bucket.region_name,
         "sourceIPAddress": "127.0.0.1",
-        "userAgent": "flightpipe-local",
+        "userAgent": f"[{getattr(_request, 'user_agent', '') or 'flightpipe-local'}]",  # S3 events bracket it
         "requestParameters": {
             "bucketName": bucket.name,
             "Host": f"{bucket.name}.s3.{bucket.region_name}.amazonaws.com",
@@ -241,8 +290,9 @@ def _put_on_bus(account_id: str, region: str, entry: dict) -> None:
 
 def _deliver_forever() -> None:
     while True:
-        job = _outbox.get()
+        due, job = _outbox.get()
         try:
+            time.sleep(max(0.0, due - time.monotonic()))  # FIFO: a later event never overtakes an earlier one
             job()
         except Exception:
             log.exception("delivering a CloudTrail event failed")
