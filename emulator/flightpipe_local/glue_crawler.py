@@ -555,9 +555,21 @@ def _response_update_crawler(self: GlueResponse) -> Any:
     return EmptyResult()
 
 
+_moto_delete_crawler = GlueBackend.delete_crawler
+
+
+def _delete_crawler(self: GlueBackend, name: str) -> None:
+    """DeleteCrawler refuses a crawler that is crawling (AWS Glue API, "DeleteCrawler": CrawlerRunningException)."""
+    crawler = self.crawlers.get(name)
+    if crawler is not None and crawler.as_dict()["State"] != "READY":
+        raise CrawlerRunningException(f"Crawler with name {name} is {crawler.as_dict()['State']}: stop it first.")
+    _moto_delete_crawler(self, name)
+
+
 def patches() -> list[Patch]:
     """Everything this module changes in moto (applied and reverted by `flightpipe_local.patches`)."""
     return [
+        Patch(GlueBackend, "delete_crawler", _delete_crawler),
         Patch(FakeCrawler, "start_crawler", _start_crawler),
         Patch(FakeCrawler, "stop_crawler", _stop_crawler),
         Patch(FakeCrawler, "as_dict", _crawler_as_dict),

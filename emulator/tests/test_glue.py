@@ -463,6 +463,21 @@ def test_stop_crawler_ends_the_wait(lake, monkeypatch):
     assert crawler["LastCrawl"]["Status"] == "CANCELLED"
 
 
+def test_a_crawling_crawler_cannot_be_deleted(lake, monkeypatch):
+    # AWS Glue API, "DeleteCrawler": CrawlerRunningException while the crawler runs.
+    monkeypatch.setenv(glue_crawler.CRAWL_SECONDS_ENV, "60")
+    lake.put("flights/date=2024-01-01/part.csv", b"carrier,delay\nAA,1\n")
+    name = lake.crawler()
+    lake.glue.start_crawler(Name=name)
+    with pytest.raises(ClientError, match="CrawlerRunningException"):
+        lake.glue.delete_crawler(Name=name)
+    lake.glue.stop_crawler(Name=name)
+    wait_until(lambda: lake.glue.get_crawler(Name=name)["Crawler"]["State"] == "READY" or None, timeout=10)
+    lake.glue.delete_crawler(Name=name)
+    with pytest.raises(ClientError, match="EntityNotFoundException"):
+        lake.glue.get_crawler(Name=name)
+
+
 @pytest.mark.parametrize("setting", ["soon", "-1", "inf"])
 def test_a_bad_crawl_time_setting_is_refused_with_its_name(lake, monkeypatch, setting):
     monkeypatch.setenv(glue_crawler.CRAWL_SECONDS_ENV, setting)
