@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from data_api_support import cluster_data_api, wait
 
 from flightpipe_local.redshift import data_api
 
 DATA = Path(__file__).resolve().parents[2] / "data"  # the repository's airports and sample days
 CLUSTER = "rsdata-cluster"
 BUCKET = "rsdata-test-bucket"
-DONE = ("FINISHED", "FAILED", "ABORTED")
 # Numbers 0..99999 in plain Redshift SQL (no engine-specific series functions).
 DIGITS = " UNION ALL ".join(f"SELECT {n} AS n" for n in range(10))
 NUMBERS = (
@@ -30,12 +30,8 @@ NUMBERS = (
 
 @pytest.fixture(scope="module")
 def rd(local_stack):
-    boto3.client("redshift").create_cluster(
-        ClusterIdentifier=CLUSTER, NodeType="ra3.xlplus", MasterUsername="admin",
-        MasterUserPassword="Placeholder1", DBName="dev",
-    )
     boto3.client("s3").create_bucket(Bucket=BUCKET)
-    return boto3.client("redshift-data")
+    return cluster_data_api(CLUSTER)
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +45,6 @@ def secret_arn(rd):
 def db():
     """A database of its own for each test: a fresh warehouse file."""
     return f"db_{uuid.uuid4().hex[:8]}"
-
-
-def wait(rd, statement_id: str, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while (described := rd.describe_statement(Id=statement_id))["Status"] not in DONE:
-        assert time.monotonic() < deadline, described
-        time.sleep(0.02)
-    return described
 
 
 def run(rd, db: str, sql: str, **kwargs) -> dict:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import time
 import uuid
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
+from data_api_support import cluster_data_api, wait
 
 CLUSTER = "rsdata-errors"
-DONE = ("FINISHED", "FAILED", "ABORTED")
 DIGITS = " UNION ALL ".join(f"SELECT {n} AS n" for n in range(10))
 NUMBERS = (
     f"WITH d AS ({DIGITS}), numbers AS (SELECT a.n + 10 * b.n + 100 * c.n + 1000 * e.n + 10000 * f.n AS id "
@@ -27,24 +26,12 @@ ENDLESS = f"{NUMBERS} SELECT sum(a.id::BIGINT + b.id) FROM numbers a CROSS JOIN 
 
 @pytest.fixture(scope="module")
 def rd(local_stack):
-    boto3.client("redshift").create_cluster(
-        ClusterIdentifier=CLUSTER, NodeType="ra3.xlplus", MasterUsername="admin",
-        MasterUserPassword="Placeholder1", DBName="dev",
-    )
-    return boto3.client("redshift-data")
+    return cluster_data_api(CLUSTER)
 
 
 @pytest.fixture
 def db():
     return f"db_{uuid.uuid4().hex[:8]}"
-
-
-def wait(rd, statement_id: str, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while (described := rd.describe_statement(Id=statement_id))["Status"] not in DONE:
-        assert time.monotonic() < deadline, described
-        time.sleep(0.02)
-    return described
 
 
 def submit(rd, db: str, sql: str, **kwargs) -> str:

@@ -15,9 +15,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from data_api_support import DONE, cluster_data_api
 
 CLUSTER = "rsdata-metadata"
-DONE = ("FINISHED", "FAILED", "ABORTED")
 DDL = [
     "CREATE SCHEMA airlines",
     "CREATE SCHEMA air_staging",
@@ -33,11 +33,7 @@ DDL = [
 
 @pytest.fixture(scope="module")
 def rd(local_stack):
-    boto3.client("redshift").create_cluster(
-        ClusterIdentifier=CLUSTER, NodeType="ra3.xlplus", MasterUsername="admin",
-        MasterUserPassword="Placeholder1", DBName="analytics",
-    )
-    return boto3.client("redshift-data")
+    return cluster_data_api(CLUSTER, "analytics")
 
 
 @pytest.fixture(scope="module")

@@ -8,39 +8,25 @@ layout; the local stack writes RFC 4180 CSV (CRLF line ends, quoted fields) and 
 
 from __future__ import annotations
 
-import time
 import uuid
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
+from data_api_support import cluster_data_api, wait
 
 from flightpipe_local.redshift import validation
 
 CLUSTER = "rsdata-options"
-DONE = ("FINISHED", "FAILED", "ABORTED")
 
 
 @pytest.fixture(scope="module")
 def rd(local_stack):
-    boto3.client("redshift").create_cluster(
-        ClusterIdentifier=CLUSTER, NodeType="ra3.xlplus", MasterUsername="admin",
-        MasterUserPassword="Placeholder1", DBName="dev",
-    )
-    return boto3.client("redshift-data")
+    return cluster_data_api(CLUSTER)
 
 
 @pytest.fixture
 def where():
     return {"ClusterIdentifier": CLUSTER, "Database": f"db_{uuid.uuid4().hex[:8]}"}
-
-
-def wait(rd, statement_id: str) -> dict:
-    deadline = time.monotonic() + 30
-    while (described := rd.describe_statement(Id=statement_id))["Status"] not in DONE:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    return described
 
 
 def test_csv_results_come_from_get_statement_result_v2(rd, where):

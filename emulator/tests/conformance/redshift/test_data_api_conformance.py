@@ -13,18 +13,14 @@ import uuid
 
 import boto3
 import pytest
+from data_api_support import DONE, cluster_data_api
 
 CLUSTER = "conformance-cluster"
-DONE = ("FINISHED", "FAILED", "ABORTED")
 
 
 @pytest.fixture(scope="module")
 def rd(local_stack):
-    boto3.client("redshift").create_cluster(
-        ClusterIdentifier=CLUSTER, NodeType="ra3.xlplus", MasterUsername="admin",
-        MasterUserPassword="Placeholder1", DBName="dev",
-    )
-    return boto3.client("redshift-data")
+    return cluster_data_api(CLUSTER)
 
 
 def run(rd, sql: str) -> tuple[dict, dict | None]:
