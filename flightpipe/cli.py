@@ -11,6 +11,7 @@ import argparse
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -164,10 +165,20 @@ def sql(statement: str, target: str, region: str, project: str) -> int:
 
 
 # ---------------------------------------------------------------- flightpipe run
+def _listening(endpoint: str) -> bool:
+    """Something accepts connections at `endpoint` (a cheap probe: the moto state dump grows with the state)."""
+    host, _, port = endpoint.removeprefix("http://").partition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 def ensure_local_stack(port: int | None) -> None:
     """The local stack answers: the running one (on `port`, if given), or one started now."""
     endpoint = config.running_local_endpoint()
-    if endpoint and _answers(endpoint):
+    if endpoint and _listening(endpoint):
         if port and not endpoint.endswith(f":{port}"):
             raise CliError(f"the local stack already runs at {endpoint}: leave out --port, "
                            "or stop it first with `flightpipe local stop`")

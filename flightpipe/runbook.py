@@ -28,6 +28,20 @@ CELL_TIMEOUT_SECONDS = 1800
 KERNEL_CONFIG = {"KernelManager": {"transport": "ipc"}}
 
 
+def _kernel_manager_class():
+    """jupyter_client sends SIGINT before every shutdown request, to stop a busy kernel. papermill shuts a kernel
+    down only once its cells are done (nbclient interrupts a cell that times out by itself), so that signal only
+    risks landing inside a message handler, where ipykernel prints "KeyboardInterrupt caught in kernel"."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class RunbookKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
+    return RunbookKernelManager
+
+
 class RunbookFailed(RuntimeError):
     pass
 
@@ -230,6 +244,7 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
                 log_output=False,
                 report_mode=False,
                 config=Config(KERNEL_CONFIG),
+                kernel_manager_class=_kernel_manager_class(),
             )
         except papermill.PapermillExecutionError as exc:
             failure = exc

@@ -122,6 +122,7 @@ def test_one_progress_line_per_notebook_and_no_kernel_warning(project, capfd):
     assert re.fullmatch(r"\[2/2\] 01_greet\.ipynb … \d+\.\d s", lines[1])
     captured = capfd.readouterr()  # the kernels' own output reaches this process's file descriptors
     assert "without encryption" not in captured.err + captured.out
+    assert "caught in kernel" not in captured.err + captured.out  # no SIGINT sent to a kernel that is done
 
 
 def test_the_report_starts_with_a_summary_then_contents_then_each_notebook(project):
