@@ -6,7 +6,7 @@ first free port from 8888) in the foreground. Its kernels and terminals inherit 
 boto3 in a terminal reach the same stack as the notebooks), and the venv's commands first on PATH (`flightpipe`).
 Kernels talk to the server over IPC sockets (`KernelManager.transport`), as under `flightpipe run`.
 
-    python -m flightpipe.lab [--port 5055] [--lab-port 8888]
+    python -m flightpipe.lab [--port 5055] [--lab-port 8888] [--root-dir notebooks]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -48,15 +49,21 @@ def lab_environment(endpoint: str, region: str = config.DEFAULT_REGION) -> dict[
     }
 
 
-def lab_command(lab_port: int) -> list[str]:
+def lab_command(lab_port: int, root_dir: Path = NOTEBOOKS) -> list[str]:
+    # Terminals run the user's shell as a plain interactive shell: a login shell (JupyterLab's choice when not
+    # started from a terminal) would reset PATH from /etc/profile and lose the venv's commands.
+    shell = os.environ.get("SHELL") or shutil.which("bash") or "sh"
     return [
         sys.executable, "-m", "jupyterlab",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={lab_port}",
         "--ServerApp.port_retries=0",
         "--ServerApp.open_browser=False",
-        f"--ServerApp.root_dir={NOTEBOOKS}",
+        f"--ServerApp.root_dir={root_dir}",
         "--KernelManager.transport=ipc",
+        f"--ServerApp.terminado_settings={{'shell_command': [{shell!r}]}}",
+        "--LabApp.news_url=None",  # no announcements fetched from the internet, no pop-up asking about them
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         *(["--ServerApp.allow_root=True"] if os.geteuid() == 0 else []),  # containers and CI run as root
     ]
 
@@ -65,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flightpipe.lab", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, help="the local stack's port, if it must be started (default 5055)")
     parser.add_argument("--lab-port", type=int, default=8888, help="JupyterLab's port, or the next free one")
+    parser.add_argument("--root-dir", type=Path, default=NOTEBOOKS, help="the folder it opens on (notebooks/)")
     args = parser.parse_args(argv)
 
     def serve() -> int:
@@ -75,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"JupyterLab: http://127.0.0.1:{lab_port}/lab?token={token}   (Ctrl-C stops it; the local stack "
               f"at {endpoint} keeps running: `flightpipe local stop`)", flush=True)
         # the token travels in the environment (JUPYTER_TOKEN), not on a command line other users can list
-        os.execvpe(sys.executable, lab_command(lab_port), {**lab_environment(endpoint), "JUPYTER_TOKEN": token})
+        environment = {**lab_environment(endpoint), "JUPYTER_TOKEN": token}
+        os.chdir(args.root_dir)  # where terminals open
+        os.execvpe(sys.executable, lab_command(lab_port, args.root_dir), environment)
         return 0  # not reached: JupyterLab replaced this process
 
     return cli.report_errors(serve, debug=False)
