@@ -124,6 +124,7 @@ class CliError(Exception):
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_WRANGLER_PREFIX = re.compile(r"^Request \S+ failed with status \w+ and error ")  # awswrangler's wrapping
 
 
 def plain(text: str) -> str:
@@ -133,6 +134,7 @@ def plain(text: str) -> str:
 
 # ---------------------------------------------------------------- flightpipe sql
 def sql(statement: str, target: str, region: str, project: str) -> int:
+    from awswrangler.data_api.redshift import RedshiftDataApiFailedException
     from botocore.exceptions import ClientError, EndpointConnectionError
 
     from flightpipe.provisioned import PROVISION_HINT
@@ -141,25 +143,23 @@ def sql(statement: str, target: str, region: str, project: str) -> int:
     try:
         tgt = config.use_target(target, region)
     except RuntimeError as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(str(exc)) from exc
     try:
         warehouse = config.default_warehouse(tgt, project)
         frame = warehouse.query(statement)
-    except EndpointConnectionError:
+    except EndpointConnectionError as exc:
         raise CliError(f"the local stack at {tgt.endpoint_url} does not answer: start it with "
-                       "`flightpipe local start`") from None
+                       "`flightpipe local start`") from exc
     except ClientError as exc:
         error = exc.response.get("Error", {})
         if exc.operation_name == "DescribeSecret" and error.get("Code") == "ResourceNotFoundException":
             raise CliError(f"project {project!r} is not provisioned on {tgt.name} (no warehouse secret): "
-                           f"{PROVISION_HINT.replace(' or notebooks 01–08', '')}") from None
-        raise CliError(f"Redshift refused the statement: {plain(error.get('Message', exc))}") from None
+                           f"{PROVISION_HINT.replace(' or notebooks 01–08', '')}") from exc
+        raise CliError(f"Redshift refused the statement: {plain(error.get('Message', exc))}") from exc
     except StatementFailed as exc:
-        raise CliError(f"Redshift refused the statement: {plain(exc)}") from None
-    except Exception as exc:  # awswrangler re-raises the Data API's FAILED statement as its own exception
-        if "redshift" not in type(exc).__module__.lower() and "wrangler" not in type(exc).__module__:
-            raise
-        raise CliError(f"Redshift refused the statement: {plain(exc)}") from None
+        raise CliError(f"Redshift refused the statement: {plain(exc)}") from exc
+    except RedshiftDataApiFailedException as exc:  # awswrangler's name for a FAILED Data API statement
+        raise CliError(f"Redshift refused the statement: {_WRANGLER_PREFIX.sub('', plain(exc))}") from exc
     frame.to_csv(sys.stdout, index=False, lineterminator="\n")
     return 0
 

@@ -32,9 +32,9 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debia
 
 def environment(home: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLIGHTPIPE_"))}
-    # JupyterLab keeps open tabs in a workspace file: one of the test's own, not the user's
+    # JupyterLab keeps open tabs and settings in the user's folders: the test's own, not the user's
     return {**env, "FLIGHTPIPE_HOME": str(home), "FLIGHTPIPE_RUNS": str(home / "runs"),
-            "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces")}
+            "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"), "JUPYTERLAB_SETTINGS_DIR": str(home / "settings")}
 
 
 @pytest.fixture(scope="module")
