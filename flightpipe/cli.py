@@ -186,7 +186,7 @@ def ensure_local_stack(port: int | None) -> None:
     if os.environ.get("FLIGHTPIPE_LOCAL_ENDPOINT"):
         raise CliError(f"FLIGHTPIPE_LOCAL_ENDPOINT={endpoint} does not answer: start that stack or unset the variable")
     if local_start(port or config.DEFAULT_LOCAL_PORT) != 0:
-        raise CliError("the runbook needs the local stack: fix the above, or pass --port N for another port")
+        raise CliError("the runbook needs the local stack: give a free port with --port N (`PORT=N make run`)")
 
 
 def run(runbook: str, params: list[list[str]], target: str | None, port: int | None = None) -> int:

@@ -20,6 +20,7 @@ from nbconvert import HTMLExporter
 FOLD_AFTER_LINES = 12  # longer text outputs are folded behind a "show N lines" toggle
 DATA_CHECKS_CELL = "20-04"  # notebook 20's table of data checks: one row per check, pass or FAIL
 CHECK_MARKER = "**Check**"  # a markdown cell starting so introduces the cell that proves a notebook's work
+CHECK_CHARS = 100  # the summary shows this much of each check's line
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,15 @@ def days_of(steps: list[Step]) -> list[str]:
 
 
 def check_line(notebook) -> str:
-    """What the notebook's check cell printed (the cell after the `**Check**` markdown), first two lines."""
+    """What the notebook's check cell printed (the cell after the `**Check**` markdown): its first line,
+    shortened; tables it displays stay in the notebook's section."""
     cells = notebook.cells
     for index, cell in enumerate(cells[:-1]):
         if cell.cell_type == "markdown" and cell.source.lstrip().startswith(CHECK_MARKER):
-            text = _text(cells[index + 1]).strip().splitlines()
-            return " ".join(text[:2])
+            printed = "".join(o.get("text", "") for o in cells[index + 1].get("outputs", [])
+                              if o.get("output_type") == "stream").strip()
+            first = printed.splitlines()[0] if printed else ""
+            return first if len(first) <= CHECK_CHARS else first[:CHECK_CHARS - 1] + "…"
     return ""
 
 
@@ -84,7 +88,7 @@ def summary_cells(name: str, run: str, steps: list[Step], executed: list) -> lis
     for number, (step, notebook) in enumerate(zip(steps, executed, strict=True), start=1):
         given = ", ".join(f"`{k}={v}`" for k, v in step.parameters.items() if k != "progress")
         check = "**FAILED**" if step.failed else html.escape(check_line(notebook))
-        rows.append(f"| {number} | [{step.notebook}](#step-{number}) | {given} | {step.seconds:.1f} s | {check} |")
+        rows.append(f"| {number} | [{step.notebook}](#step-{number}) | {given} | {step.seconds:.1f}&nbsp;s | {check} |")
     days = days_of(steps)
     text = [
         f"# Runbook `{name}` — {run}",
@@ -114,16 +118,6 @@ def contents_cells(steps: list[Step]) -> list:
 
 
 # ---------------------------------------------------------------- cell rewriting
-def _text(cell) -> str:
-    parts = []
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream":
-            parts.append(output.get("text", ""))
-        elif "text/plain" in output.get("data", {}):
-            parts.append(output["data"]["text/plain"])
-    return "".join(parts)
-
-
 def _has_image(cell) -> bool:
     return any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
 
