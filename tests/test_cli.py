@@ -121,3 +121,12 @@ def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path_factory):
         assert err == "interrupted\n"
     finally:
         flightpipe(home, "local", "stop")
+
+
+def test_run_port_names_the_stack_that_already_runs_elsewhere(home):
+    running, other = free_port(), free_port()
+    assert flightpipe(home, "local", "start", "--port", str(running)).returncode == 0
+    refused = flightpipe(home, "run", "provision", "--port", str(other))
+    said = f"the local stack already runs at http://127.0.0.1:{running}: leave out --port, or stop it first with " \
+           "`flightpipe local stop`\n"
+    assert (refused.returncode, refused.stderr) == (1, said)
