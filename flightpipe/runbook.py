@@ -248,13 +248,17 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
             )
         except papermill.PapermillExecutionError as exc:
             failure = exc
+        except KeyboardInterrupt:
+            if progress:
+                progress.write("\n")  # end the progress line: "interrupted" goes on its own
+            raise
         seconds = time.monotonic() - started
         if progress:
             progress.write(f"{seconds:.1f} s{' FAILED' if failure else ''}\n")
             progress.flush()
         steps.append(Step(notebook, given, seconds, output, failed=failure is not None))
         if failure is not None:
-            if failure.ename == "KeyboardInterrupt":
+            if failure.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel first
                 raise KeyboardInterrupt
             report = write_report(name, steps, out_dir / f"{name}-report.html")
             raise RunbookFailed(
