@@ -3,7 +3,8 @@
 A runbook (`runbooks/<name>.yaml`) lists notebooks in order, may pin parameters of a step and may name the
 parameters a caller must give (`required:`). Its parameters are those of its notebooks' `parameters` cells, with
 their defaults and comments. Each run gets its own folder `runs/<UTC timestamp>-<runbook>/` holding one executed
-notebook per step (the run's log: the input plus its parameters is an immutable record) and one HTML report.
+notebook per step (the run's log: the input plus its parameters is an immutable record), one HTML report and
+`kernels.log` (the kernels' own log lines).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import IO, TextIO
 
 import yaml
 
@@ -28,13 +29,22 @@ CELL_TIMEOUT_SECONDS = 1800
 KERNEL_CONFIG = {"KernelManager": {"transport": "ipc"}}
 
 
-def _kernel_manager_class():
-    """jupyter_client sends SIGINT before every shutdown request, to stop a busy kernel. papermill shuts a kernel
-    down only once its cells are done (nbclient interrupts a cell that times out by itself), so that signal only
-    risks landing inside a message handler, where ipykernel prints "KeyboardInterrupt caught in kernel"."""
+def _kernel_manager_class(log: IO[bytes]):
+    """The kernel manager of one notebook's kernel.
+
+    - The kernel process's own stdout and stderr (ipykernel's log lines, not cell output: that reaches the
+      executed notebook) go to the run's `kernels.log`, so a kernel shutting down after Ctrl-C or a failure writes
+      nothing over the command's own lines.
+    - jupyter_client sends SIGINT before every shutdown request, to stop a busy kernel. papermill shuts a kernel
+      down once its cells are done (nbclient interrupts a cell that times out by itself), so that signal only
+      risks landing inside a message handler, where ipykernel logs "KeyboardInterrupt caught in kernel".
+    """
     from jupyter_client.manager import AsyncKernelManager
 
     class RunbookKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            return await super().start_kernel(**{"stdout": log, "stderr": log, **kw})
+
         async def _async_interrupt_kernel(self) -> None:
             if not self.shutting_down:
                 await super()._async_interrupt_kernel()
@@ -232,6 +242,7 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
             progress.flush()
         started = time.monotonic()
         failure = None
+        kernel_log = (out_dir / "kernels.log").open("ab")
         try:
             papermill.execute_notebook(
                 str(NOTEBOOKS / notebook),
@@ -244,7 +255,7 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
                 log_output=False,
                 report_mode=False,
                 config=Config(KERNEL_CONFIG),
-                kernel_manager_class=_kernel_manager_class(),
+                kernel_manager_class=_kernel_manager_class(kernel_log),
             )
         except papermill.PapermillExecutionError as exc:
             failure = exc
@@ -252,6 +263,8 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
             if progress:
                 progress.write("\n")  # end the progress line: "interrupted" goes on its own
             raise
+        finally:
+            kernel_log.close()
         seconds = time.monotonic() - started
         if progress:
             progress.write(f"{seconds:.1f} s{' FAILED' if failure else ''}\n")
