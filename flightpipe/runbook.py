@@ -29,6 +29,16 @@ CELL_TIMEOUT_SECONDS = 1800
 KERNEL_CONFIG = {"KernelManager": {"transport": "ipc"}}
 
 
+def _ipc_prefix() -> str:
+    """Where the kernel's IPC sockets go: Jupyter's runtime folder, beside its connection file (jupyter_client's
+    default, `kernel-ipc` in the working directory, would leave sockets in notebooks/)."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    folder = Path(jupyter_runtime_dir())
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / f"flightpipe-{os.getpid()}-ipc")
+
+
 def _kernel_manager_class(log: IO[bytes]):
     """The kernel manager of one notebook's kernel.
 
@@ -254,7 +264,7 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
                 progress_bar=False,
                 log_output=False,
                 report_mode=False,
-                config=Config(KERNEL_CONFIG),
+                config=Config({"KernelManager": {**KERNEL_CONFIG["KernelManager"], "ip": _ipc_prefix()}}),
                 kernel_manager_class=_kernel_manager_class(kernel_log),
             )
         except papermill.PapermillExecutionError as exc:

@@ -119,6 +119,9 @@ def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path_factory):
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 130, err
         assert err == "interrupted\n"
+        from flightpipe.runbook import NOTEBOOKS
+
+        assert not list(NOTEBOOKS.glob("*ipc*")), "IPC sockets belong in Jupyter's runtime folder"
     finally:
         flightpipe(home, "local", "stop")
 
