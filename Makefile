@@ -1,30 +1,60 @@
-# Set-up, the main job and the tests. Only Python 3.10+ (and Node.js for the ASL validator) are needed.
+# Set-up, the main job, JupyterLab and the tests. Needs Python 3.11+; the tests also need Node.js (the ASL
+# validator) and the browser test Debian's Chromium (.ci/run installs both).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+PORT   ?=# the local stack's port when it must be started (default 5055): PORT=5077 make run
+LAB_PORT ?= 8888
+NBVAL_NOTEBOOKS := $(filter-out notebooks/30_check_day.ipynb,$(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup run test lint bench clean
+# One Python requirement: 3.11 or newer. A .venv made by another Python (an older one, or one that no longer
+# runs) is rebuilt instead of reused.
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PYTHON_OK := $(shell $(PYTHON) -c 'import sys; print(int(sys.version_info >= (3, 11)))' 2>/dev/null)
+VENV_VERSION := $(shell $(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+VENV_OK := $(shell $(BIN)/python -c 'import sys; print(int(sys.version_info >= (3, 11)))' 2>/dev/null)
+ifneq ($(wildcard $(VENV)),)
+ifneq ($(VENV_OK)$(VENV_VERSION),1$(PYTHON_VERSION))
+$(info $(VENV) was made by Python $(or $(VENV_VERSION),that no longer runs), not $(PYTHON) $(PYTHON_VERSION): rebuilding it)
+$(shell rm -rf $(VENV))
+endif
+endif
+
+.PHONY: setup run lab test test-browser lint bench clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml emulator/pyproject.toml package.json
+$(STAMP): pyproject.toml emulator/pyproject.toml
+	@test "$(PYTHON_OK)" = 1 || { echo "flightpipe needs Python 3.11+; $(PYTHON) is $(or $(PYTHON_VERSION),missing): make PYTHON=python3.11 ..."; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e "./emulator[dev]" -e ".[dev]"
-	npm ci --silent --no-audit --no-fund
 	touch $(STAMP)
 
-# The main job end-to-end on the local target: start the emulator, provision, ingest the sample days,
-# validate and chart. Prints where the report is.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+# The main job end-to-end on the local target: start the emulator (PORT=, default 5055), provision, ingest the
+# sample days, validate and chart. One line per notebook; prints where the report is. No Node.js needed.
 run: setup
-	$(BIN)/python -m flightpipe.demo
+	$(BIN)/python -m flightpipe.demo $(if $(PORT),--port $(PORT))
+
+# JupyterLab on 127.0.0.1 opened on notebooks/, the local stack started first; prints the URL.
+lab: setup
+	$(BIN)/python -m flightpipe.lab $(if $(PORT),--port $(PORT)) --lab-port $(LAB_PORT)
 
 # Every test, the notebooks (nbval) included. The tests start their own local stack.
-test: setup
-	$(BIN)/python -m pytest tests
+test: setup $(NODE_STAMP)
+	$(BIN)/python -m pytest tests --ignore=tests/browser
 	cd emulator && ../$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg
+	$(BIN)/python -m pytest --nbval $(NBVAL_NOTEBOOKS) --nbval-sanitize-with notebooks/sanitize.cfg
+
+# JupyterLab driven by Playwright in Debian's Chromium (/usr/bin/chromium): notebook 10 runs in a real browser.
+test-browser: setup
+	$(BIN)/python -m pytest tests/browser
 
 lint: setup
 	$(BIN)/ruff check .

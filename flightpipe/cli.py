@@ -1,7 +1,7 @@
 """`flightpipe` — the command line.
 
     flightpipe local start [--port N] [--fresh] | stop | status   the local AWS emulator on 127.0.0.1 (state kept)
-    flightpipe run provision|daily|backfill|teardown [-p name value]...   papermill runbooks
+    flightpipe run RUNBOOK [-p name value]... [--port N]   papermill runbooks (`run RUNBOOK --help`: parameters)
     flightpipe sql "SELECT ..."                           query the warehouse through the Data API, CSV out
 """
 
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -156,28 +158,167 @@ def _state_folder() -> Path:
     return config.state_dir().resolve()  # the stack's command line names it; compare like with like
 
 
+# ---------------------------------------------------------------- errors people see
+class CliError(Exception):
+    """A failure the user can fix: its message (one or two lines) is all they see."""
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_WRANGLER_PREFIX = re.compile(r"^Request \S+ failed with status \w+ and error ")  # awswrangler's wrapping
+
+
+def plain(text: str) -> str:
+    """One message without terminal colour codes."""
+    return _ANSI.sub("", str(text)).strip()
+
+
 # ---------------------------------------------------------------- flightpipe sql
 def sql(statement: str, target: str, region: str, project: str) -> int:
-    tgt = config.use_target(target, region)
-    frame = config.default_warehouse(tgt, project).query(statement)
+    from awswrangler.data_api.redshift import RedshiftDataApiFailedException
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    from flightpipe.provisioned import PROVISION_HINT
+    from flightpipe.warehouse import StatementFailed
+
+    try:
+        tgt = config.use_target(target, region)
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+    try:
+        warehouse = config.default_warehouse(tgt, project)
+        frame = warehouse.query(statement)
+    except EndpointConnectionError as exc:
+        raise CliError(f"the local stack at {tgt.endpoint_url} does not answer: start it with "
+                       "`flightpipe local start`") from exc
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if exc.operation_name == "DescribeSecret" and error.get("Code") == "ResourceNotFoundException":
+            raise CliError(f"project {project!r} is not provisioned on {tgt.name} (no warehouse secret): "
+                           f"{PROVISION_HINT.replace(' or notebooks 01–08', '')}") from exc
+        raise CliError(f"Redshift refused the statement: {plain(error.get('Message', exc))}") from exc
+    except StatementFailed as exc:
+        raise CliError(f"Redshift refused the statement: {plain(exc)}") from exc
+    except RedshiftDataApiFailedException as exc:  # awswrangler's name for a FAILED Data API statement
+        raise CliError(f"Redshift refused the statement: {_WRANGLER_PREFIX.sub('', plain(exc))}") from exc
     frame.to_csv(sys.stdout, index=False, lineterminator="\n")
     return 0
 
 
 # ---------------------------------------------------------------- flightpipe run
-def run(runbook: str, params: list[list[str]], target: str | None) -> int:
-    from flightpipe.runbook import RunbookFailed, run_runbook
+def _listening(endpoint: str) -> bool:
+    """Something accepts connections at `endpoint` (a cheap probe: the moto state dump grows with the state)."""
+    host, _, port = endpoint.removeprefix("http://").partition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def ensure_local_stack(port: int | None) -> None:
+    """The local stack answers: the running one (on `port`, if given), or one started now."""
+    endpoint = config.running_local_endpoint()
+    if endpoint and _listening(endpoint):
+        if port and not endpoint.endswith(f":{port}"):
+            raise CliError(f"the local stack already runs at {endpoint}: leave out --port, "
+                           "or stop it first with `flightpipe local stop`")
+        return
+    if os.environ.get("FLIGHTPIPE_LOCAL_ENDPOINT"):
+        raise CliError(f"FLIGHTPIPE_LOCAL_ENDPOINT={endpoint} does not answer: start that stack or unset the variable")
+    if local_start(port or config.DEFAULT_LOCAL_PORT) != 0:
+        raise CliError("the runbook needs the local stack: give a free port with --port N (`PORT=N make run`)")
+
+
+def run(runbook: str, params: list[list[str]], target: str | None, port: int | None = None) -> int:
+    from flightpipe.runbook import check_parameters, describe, run_runbook
 
     overrides = {name: value for name, value in params}
     if target:
         overrides["target"] = target
-    try:
-        report = run_runbook(runbook, overrides)
-    except RunbookFailed as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+    check_parameters(describe(runbook), overrides)  # refuse a bad call before starting anything
+    if overrides.get("target", "local") == "local":
+        ensure_local_stack(port)
+    elif port:
+        raise CliError("--port is for the local target only")
+    report = run_runbook(runbook, overrides, cwd=Path.cwd(), progress=sys.stdout)
     print(f"runbook {runbook} succeeded; report: {report}")
     return 0
+
+
+def parameters_help(name: str) -> str:
+    """The runbook's parameters, read from its notebooks' `parameters` cells: name, default, comment."""
+    from flightpipe.runbook import describe
+
+    params = describe(name).parameters()
+    width = max(len(p.name) for p in params)
+    defaults = {p.name: "(required)" if p.required else p.default for p in params}
+    dwidth = max(len(d) for d in defaults.values())
+    lines = ["parameters (-p NAME VALUE), from the notebooks' parameters cells:"]
+    lines += [f"  {p.name:<{width}}  {defaults[p.name]:<{dwidth}}  {p.comment}".rstrip() for p in params]
+    return "\n".join(lines)
+
+
+class _RunbookHelp(argparse.Action):
+    """`flightpipe run NAME --help`: the usual help, then the runbook's parameters (read only when asked)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.epilog = parameters_help(parser.prog.split()[-1])
+        parser.print_help()
+        parser.exit()
+
+
+def _runbook_description(path: Path) -> str:
+    return " ".join(line.lstrip("# ").strip() for line in path.read_text().splitlines() if line.startswith("#"))
+
+
+def add_run_parser(sub) -> None:
+    from flightpipe.runbook import RUNBOOKS
+
+    run_p = sub.add_parser("run", help="execute a runbook with papermill",
+                           description="Execute a runbook's notebooks; `flightpipe run RUNBOOK --help` lists its "
+                                       "parameters.")
+    books = run_p.add_subparsers(dest="runbook", required=True, metavar="RUNBOOK")
+    for path in sorted(RUNBOOKS.glob("*.yaml")):
+        about = _runbook_description(path)
+        book = books.add_parser(path.stem, help=about, description=about, add_help=False,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+        book.add_argument("-h", "--help", action=_RunbookHelp, nargs=0, help="show the parameters and exit")
+        book.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+        book.add_argument("--target", choices=config.TARGETS)
+        book.add_argument("--port", type=int, help="local target: the stack's port (started if not running)")
+        book.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+
+
+def add_sql_parser(sub) -> None:
+    sql_p = sub.add_parser("sql", help="run a query on the warehouse, print CSV")
+    sql_p.add_argument("statement")
+    sql_p.add_argument("--target", choices=config.TARGETS, default="local")
+    sql_p.add_argument("--region", default=config.DEFAULT_REGION)
+    sql_p.add_argument("--project", default="flightpipe", help="the project name given to the notebooks")
+    sql_p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+
+
+def report_errors(command, debug: bool) -> int:
+    """Run `command`; errors become one or two plain lines (the traceback with --debug), Ctrl-C exits 130."""
+    from flightpipe.provisioned import PlainError
+    from flightpipe.runbook import RunbookFailed
+
+    try:
+        return command()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (CliError, RunbookFailed, PlainError) as exc:
+        if debug:
+            raise
+        print(plain(exc), file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if debug:
+            raise
+        first = plain(exc).splitlines()[0] if plain(exc) else ""
+        print(f"{type(exc).__name__}: {first}\n(run again with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,24 +334,16 @@ def main(argv: list[str] | None = None) -> int:
     local_sub.add_parser("stop", help="stop it")
     local_sub.add_parser("status", help="print its endpoint if it runs")
 
-    run_p = sub.add_parser("run", help="execute a runbook with papermill")
-    run_p.add_argument("runbook", choices=["provision", "daily", "backfill", "teardown", "demo"])
-    run_p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
-    run_p.add_argument("--target", choices=config.TARGETS)
-
-    sql_p = sub.add_parser("sql", help="run a query on the warehouse, print CSV")
-    sql_p.add_argument("statement")
-    sql_p.add_argument("--target", choices=config.TARGETS, default="local")
-    sql_p.add_argument("--region", default=config.DEFAULT_REGION)
-    sql_p.add_argument("--project", default="flightpipe", help="the project name given to the notebooks")
+    add_run_parser(sub)
+    add_sql_parser(sub)
 
     args = parser.parse_args(argv)
     if args.command == "local":
         actions = {"start": lambda: local_start(args.port, args.fresh), "stop": local_stop, "status": local_status}
         return actions[args.action]()
     if args.command == "sql":
-        return sql(args.statement, args.target, args.region, args.project)
-    return run(args.runbook, args.parameter, args.target)
+        return report_errors(lambda: sql(args.statement, args.target, args.region, args.project), args.debug)
+    return report_errors(lambda: run(args.runbook, args.parameter, args.target, args.port), args.debug)
 
 
 if __name__ == "__main__":

@@ -137,3 +137,85 @@ def test_an_unreadable_saved_state_is_refused_with_what_to_do(home):
     assert refused.returncode == 1
     assert "cannot be read" in refused.stderr and "flightpipe local start --fresh" in refused.stderr
     assert flightpipe(home, "local", "start", "--fresh", "--port", str(port)).returncode == 0
+
+
+# ---------------------------------------------------------------- flightpipe run / sql as a user meets them
+def test_run_help_lists_every_parameter_with_its_default_and_comment(tmp_path):
+    import papermill
+
+    from flightpipe.runbook import NOTEBOOKS
+
+    shown = flightpipe(tmp_path, "run", "daily", "--help")
+    assert shown.returncode == 0, shown.stderr
+    rows = {line.split()[0]: line for line in shown.stdout.split("parameters (-p NAME VALUE)")[1].splitlines()[1:]}
+    for notebook in ("10_daily_ingest.ipynb", "20_validate_and_chart.ipynb"):
+        for name, info in papermill.inspect_notebook(str(NOTEBOOKS / notebook)).items():
+            assert name in rows, name
+            assert rows[name].rstrip().endswith(info["help"].strip()), rows[name]
+            if name != "run_date":
+                assert f" {info['default']} " in f"{rows[name]} ", rows[name]
+    assert rows["run_date"].split()[:2] == ["run_date", "(required)"]
+
+
+def test_run_daily_without_run_date_is_refused_before_anything_starts(home):
+    refused = flightpipe(home, "run", "daily")
+    assert refused.returncode == 1
+    assert refused.stderr == "runbook daily needs -p run_date VALUE (the day to ingest (YYYY-MM-DD))\n"
+    assert not (home / "stack.pid").exists()  # no stack was started for a call that cannot run
+
+
+def test_sql_errors_are_one_or_two_plain_lines(home):
+    no_stack = flightpipe(home, "sql", "SELECT 1")
+    assert (no_stack.returncode, no_stack.stderr) == (1, "No local stack is running: start it with "
+                                                         "`flightpipe local start`.\n")
+    assert flightpipe(home, "local", "start", "--port", str(free_port())).returncode == 0
+    unprovisioned = flightpipe(home, "sql", "SELECT 1")
+    assert (unprovisioned.returncode, unprovisioned.stderr) == (
+        1, "project 'flightpipe' is not provisioned on local (no warehouse secret): run `flightpipe run provision` "
+           "first\n")
+    provisioned = flightpipe(home, "run", "provision")
+    assert provisioned.returncode == 0, provisioned.stderr[-2000:]
+    assert [line.split(" … ")[0] for line in provisioned.stdout.splitlines()[:2]] == [
+        "[1/9] 00_overview.ipynb", "[2/9] 01_iam.ipynb"]
+    typo = flightpipe(home, "sql", "SELEC 1")
+    assert typo.returncode == 1 and typo.stdout == ""
+    assert typo.stderr.startswith("Redshift refused the statement: ") and "SELEC" in typo.stderr
+    assert len(typo.stderr.splitlines()) <= 2 and "\x1b" not in typo.stderr and "Traceback" not in typo.stderr
+
+
+def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path_factory):
+    import signal
+    import time
+
+    home = tmp_path_factory.mktemp("interrupted")
+    try:
+        assert flightpipe(home, "local", "start", "--port", str(free_port())).returncode == 0
+        assert flightpipe(home, "run", "provision").returncode == 0
+        env = {**os.environ, "FLIGHTPIPE_HOME": str(home), "FLIGHTPIPE_RUNS": str(home / "runs")}
+        env.pop("FLIGHTPIPE_LOCAL_ENDPOINT", None)
+        proc = subprocess.Popen([sys.executable, "-m", "flightpipe.cli", "run", "daily", "-p", "run_date",
+                                 "2013-01-01"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        seen = ""
+        while "…" not in seen:  # "[1/2] 10_daily_ingest.ipynb … ": the first notebook starts
+            seen += proc.stdout.read(1)
+            assert proc.poll() is None, seen
+        time.sleep(6)  # its cells run (upload, then waiting for the chain: well over 6 s in all)
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err
+        assert err == "interrupted\n"
+        from flightpipe.runbook import NOTEBOOKS
+
+        assert not list(NOTEBOOKS.glob("*ipc*")), "IPC sockets belong in Jupyter's runtime folder"
+    finally:
+        flightpipe(home, "local", "stop")
+
+
+def test_run_port_names_the_stack_that_already_runs_elsewhere(home):
+    running, other = free_port(), free_port()
+    assert flightpipe(home, "local", "start", "--port", str(running)).returncode == 0
+    refused = flightpipe(home, "run", "provision", "--port", str(other))
+    said = f"the local stack already runs at http://127.0.0.1:{running}: leave out --port, or stop it first with " \
+           "`flightpipe local stop`\n"
+    assert (refused.returncode, refused.stderr) == (1, said)

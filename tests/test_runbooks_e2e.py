@@ -55,10 +55,11 @@ def test_provision_twice_ingest_a_new_day_query_and_teardown(local_stack, tmp_pa
     assert PROJECT not in [c["ClusterIdentifier"] for c in clusters]
 
 
-def test_a_failing_step_names_the_notebook_and_the_cell(local_stack, tmp_path):
+def test_a_bad_date_is_refused_naming_the_parameter(local_stack, tmp_path):
     failed = flightpipe("run", "daily", "-p", "run_date", "2013-02-30", runs=tmp_path / "runs")
     assert failed.returncode == 1
-    assert "10_daily_ingest.ipynb, cell" in failed.stderr and "day is out of range for month" in failed.stderr
+    assert failed.stderr == "-p run_date 2013-02-30: not a date (day is out of range for month); give YYYY-MM-DD\n"
+    assert not (tmp_path / "runs").exists()  # refused before any notebook ran
 
 
 def test_sql_prints_csv(local_stack, tmp_path):
