@@ -22,7 +22,7 @@ $(shell rm -rf $(VENV))
 endif
 endif
 
-.PHONY: setup run lab test test-browser lint bench clean
+.PHONY: setup glue-runtime run lab test test-browser peer-check lint bench clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,11 @@ $(STAMP): pyproject.toml emulator/pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e "./emulator[dev]" -e ".[dev]"
 	touch $(STAMP)
+
+# Glue's Python shell 3.9 runtime (the analytics library set's versions) that local job runs use: built once per
+# machine from pyenv's Python 3.9 and cached (~/.cache/flightpipe-local), so no test waits on a cold build.
+glue-runtime: setup
+	$(BIN)/python -m flightpipe_local.glue_runtime --with-pytest
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
@@ -47,14 +52,19 @@ lab: setup
 	$(BIN)/python -m flightpipe.lab $(if $(PORT),--port $(PORT)) --lab-port $(LAB_PORT)
 
 # Every test, the notebooks (nbval) included. The tests start their own local stack.
-test: setup $(NODE_STAMP)
-	$(BIN)/python -m pytest tests --ignore=tests/browser
-	cd emulator && ../$(BIN)/python -m pytest tests
+test: setup glue-runtime $(NODE_STAMP)
+	$(BIN)/python -m pytest tests --ignore=tests/browser --durations=15
+	cd emulator && ../$(BIN)/python -m pytest tests --durations=15
 	$(BIN)/python -m pytest --nbval $(NBVAL_NOTEBOOKS) --nbval-sanitize-with notebooks/sanitize.cfg
 
 # JupyterLab driven by Playwright in Debian's Chromium (/usr/bin/chromium): notebook 10 runs in a real browser.
 test-browser: setup
 	$(BIN)/python -m pytest tests/browser
+
+# moto's own tests for the services the emulator extends, plain and with the extensions (downloads moto's sdist
+# once): every test that passes on plain moto must pass extended, but for the documented as-on-AWS exceptions.
+peer-check: setup
+	$(BIN)/python -m flightpipe_local.peer_check
 
 lint: setup
 	$(BIN)/ruff check .
