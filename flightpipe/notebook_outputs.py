@@ -20,7 +20,7 @@ import sys
 import nbformat
 from nbclient import NotebookClient
 
-from flightpipe.runbook import NOTEBOOKS
+from flightpipe.runbook import NOTEBOOKS, kernel_config
 
 NOT_REGRESSED = {"30_check_day.ipynb"}  # needs a day an upstream system delivered: no stored outputs
 
@@ -50,7 +50,7 @@ def normalise_metadata(notebook) -> None:
 def execute(notebook) -> None:
     """Run every cell in a fresh kernel, in the notebooks folder, as nbval does."""
     resources = {"metadata": {"path": str(NOTEBOOKS)}}
-    NotebookClient(notebook, timeout=1800, kernel_name="python3", resources=resources).execute()
+    NotebookClient(notebook, timeout=1800, kernel_name="python3", resources=resources, config=kernel_config()).execute()
 
 
 def execute_in_place(path) -> None:

@@ -29,6 +29,13 @@ CELL_TIMEOUT_SECONDS = 1800
 KERNEL_CONFIG = {"KernelManager": {"transport": "ipc"}}
 
 
+def kernel_config():
+    """The kernel manager's settings for notebooks run here: IPC sockets in Jupyter's runtime folder."""
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {**KERNEL_CONFIG["KernelManager"], "ip": _ipc_prefix()}})
+
+
 def _ipc_prefix() -> str:
     """Where the kernel's IPC sockets go: Jupyter's runtime folder, beside its connection file (jupyter_client's
     default, `kernel-ipc` in the working directory, would leave sockets in notebooks/)."""
@@ -226,7 +233,6 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
     notebook is written there: `[3/13] 03_redshift.ipynb … 2.1 s`.
     """
     import papermill
-    from traitlets.config import Config
 
     from flightpipe.report import Step, write_report
 
@@ -264,7 +270,7 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
                 progress_bar=False,
                 log_output=False,
                 report_mode=False,
-                config=Config({"KernelManager": {**KERNEL_CONFIG["KernelManager"], "ip": _ipc_prefix()}}),
+                config=kernel_config(),
                 kernel_manager_class=_kernel_manager_class(kernel_log),
             )
         except papermill.PapermillExecutionError as exc:
