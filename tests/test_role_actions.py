@@ -146,7 +146,7 @@ JOB_NEEDS = {
     ("s3", "delete_objects"): [("s3:DeleteObject", STAGING_KEY, None)],
     ("s3", "list_objects_v2"): [("s3:ListBucket", ARN["bucket"], {"s3:prefix": NAMES.staging_prefix + "jr_1/"})],
     ("glue", "get_partitions"): [("glue:GetPartitions", r, None) for r in CATALOG_OBJECTS],
-    ("glue", "get_job_run"): [("glue:GetJobRun", ARN["job"], None)],
+    ("glue", "get_job_runs"): [("glue:GetJobRuns", ARN["job"], None)],  # is the claim's run still alive?
     ("redshift-data", "execute_statement"): [("redshift-data:ExecuteStatement", ARN["cluster"], None),
                                              ("secretsmanager:GetSecretValue", SECRET, None)],
     ("redshift-data", "batch_execute_statement"): [("redshift-data:BatchExecuteStatement", ARN["cluster"], None),

@@ -150,10 +150,16 @@ def job_command_line(
     return argv
 
 
-def job_environment(ctx: StackContext) -> dict[str, str]:
+# Marks a job script's process with its run id (its environment, not its arguments: a Python shell job gets no
+# JOB_RUN_ID), so that a new stack can find and stop the scripts a killed stack left running.
+JOB_RUN_MARKER = "FLIGHTPIPE_LOCAL_JOB_RUN_ID"
+
+
+def job_environment(ctx: StackContext, run_id: str) -> dict[str, str]:
     """This process's environment minus every real AWS setting, plus the emulator's endpoint and
     placeholder credentials, so boto3/awswrangler in the script talk to the local stack only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env[JOB_RUN_MARKER] = run_id
     env.update(
         AWS_ENDPOINT_URL=ctx.endpoint,
         AWS_ACCESS_KEY_ID="local",
@@ -220,8 +226,9 @@ def _start_process(run: LocalJobRun) -> None:
         with open(run.run_dir / "stdout.log", "wb") as out, open(run.run_dir / "stderr.log", "wb") as err:
             out.write(runtime.banner.encode() + b"\n")  # the first line of the run's output log
             out.flush()
+            env = job_environment(ctx, run.job_run_id)
             run.process = subprocess.Popen(
-                argv, cwd=run.run_dir, env=job_environment(ctx), stdout=out, stderr=err, start_new_session=True
+                argv, cwd=run.run_dir, env=env, stdout=out, stderr=err, start_new_session=True
             )
     except Exception as exc:  # the run exists (it has an id) and fails after STARTING, as on AWS
         (run.run_dir / "stderr.log").write_text(f"{exc}\n")

@@ -453,8 +453,12 @@ def end_interrupted_work(now: dt.datetime | None = None) -> dict[str, int]:
 def kill_orphaned_job_processes(state_dir: Path) -> list[int]:
     """Glue job scripts of a killed stack keep running (they have their own session): kill them before a new
     stack answers, or one could finish its load after its run was restored as FAILED. A job script runs in its
-    run's folder `<state_dir>/glue/jobs/<job>/<run id>` with `--JOB_RUN_ID <run id>` on its command line: both
-    must match, so a shell that merely sits in that folder is left alone (procfs only: Linux)."""
+    run's folder `<state_dir>/glue/jobs/<job>/<run id>` with that run id in its environment
+    (`glue_jobs.JOB_RUN_MARKER`): both must match, so a shell that merely sits in that folder is left alone
+    (procfs only: Linux)."""
+    from flightpipe_local.glue_jobs import JOB_RUN_MARKER
+
+    marker = f"{JOB_RUN_MARKER}=".encode()
     jobs = (Path(state_dir) / "glue" / "jobs").resolve()
     killed = []
     proc = Path("/proc")
@@ -465,10 +469,10 @@ def kill_orphaned_job_processes(state_dir: Path) -> list[int]:
             continue
         try:
             cwd = Path(os.readlink(entry / "cwd"))
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            environment = (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        run_id = argv[argv.index("--JOB_RUN_ID") + 1] if "--JOB_RUN_ID" in argv[:-1] else None
+        run_id = next((v[len(marker):].decode(errors="replace") for v in environment if v.startswith(marker)), None)
         if cwd.is_relative_to(jobs) and cwd.name == run_id:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(entry.name), signal.SIGKILL)

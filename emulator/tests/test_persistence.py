@@ -2,6 +2,7 @@
 and the pickling of moto's objects with live members."""
 
 import io
+import os
 import threading
 import time
 
@@ -97,15 +98,15 @@ def test_only_job_scripts_of_the_state_folder_are_killed_as_orphans(tmp_path):
     import subprocess
     import sys
 
+    from flightpipe_local.glue_jobs import JOB_RUN_MARKER
     from flightpipe_local.persistence import kill_orphaned_job_processes
 
     run_dir = tmp_path / "glue" / "jobs" / "daily" / "jr_0123"
     run_dir.mkdir(parents=True)
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
-    job = subprocess.Popen([*sleeper, "--JOB_NAME", "daily", "--JOB_RUN_ID", "jr_0123"], cwd=run_dir,
-                           start_new_session=True)
+    job = subprocess.Popen(sleeper, cwd=run_dir, env={**os.environ, JOB_RUN_MARKER: "jr_0123"}, start_new_session=True)
     bystander = subprocess.Popen(sleeper, cwd=run_dir, start_new_session=True)  # e.g. a shell reading the logs
-    # Popen returns once the child has exec'd: both command lines are readable now.
+    # Popen returns once the child has exec'd: both environments are readable now.
     try:
         assert kill_orphaned_job_processes(tmp_path) == [job.pid]
         assert job.wait(5) == -9 and bystander.poll() is None

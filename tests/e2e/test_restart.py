@@ -200,7 +200,8 @@ def test_a_sigkill_during_an_execution_restores_the_last_snapshot_consistently(s
     assert desc["status"] == "FAILED" and desc["error"] == "Local.StackStopped", desc
     assert "stopped while this execution was running" in desc["cause"] and "stopDate" in desc
     runs = chain.client("glue").get_job_runs(JobName=chain.names.job)["JobRuns"]
-    dead = next(r for r in runs if r["Id"] == chain.ledger(interrupted.key, interrupted.version).job_run_id[0])
+    run_id = chain.ledger(interrupted.key, interrupted.version).job_run_id[0]  # the execution's name (--run_id)
+    dead = next(r for r in runs if r.get("Arguments", {}).get("--run_id") == run_id)
     assert dead["JobRunState"] == "FAILED" and "stopped while this job run was running" in dead["ErrorMessage"]
     assert (interrupted.key, interrupted.version) in chain.raw_versions()  # the upload is in the snapshot
     assert chain.ledger(interrupted.key, interrupted.version).status.tolist() == ["RUNNING"]  # the dead claim

@@ -84,6 +84,9 @@ def test_every_failure_path_notifies_then_fails():
     for name, state in states.items():
         for catch in state.get("Catch", []):
             if "States.ALL" in catch["ErrorEquals"]:
-                assert catch["Next"] in ("NotifyFailure", "ExplainJobFailure"), name
+                assert catch["Next"] in ("NotifyFailure", "ExplainJobFailure", "JobRunInCause?"), name
+    guard = states["JobRunInCause?"]  # only a JobRun JSON in Cause is explained; anything else is announced as is
+    assert [c["Next"] for c in guard["Choices"]] == ["ExplainJobFailure"] and guard["Default"] == "NotifyFailure"
+    assert states["ExplainJobFailure"]["Next"] == "NotifyFailure"
     assert states["NotifyFailure"]["Next"] == "Failed" and states["Failed"]["Type"] == "Fail"
     assert states["NotifySuccess"]["Next"] == "Done" and states["Done"]["Type"] == "Succeed"
