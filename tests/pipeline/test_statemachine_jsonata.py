@@ -13,20 +13,12 @@ import time
 
 import boto3
 import pytest
+from test_daily_ingest_e2e import event_for
 from test_job_stack import start_glue_job
 
 from flightpipe import statemachine
 
 DEFINITIONS = {"jsonpath": statemachine.DEFINITION, "jsonata": statemachine.JSONATA_DEFINITION}
-
-
-def event_for(bucket: str, key: str) -> str:
-    """The EventBridge event of a CloudTrail S3 PutObject data event (only the fields the machine reads)."""
-    return json.dumps({
-        "source": "aws.s3", "detail-type": "AWS API Call via CloudTrail",
-        "detail": {"eventSource": "s3.amazonaws.com", "eventName": "PutObject",
-                   "requestParameters": {"bucketName": bucket, "key": key}},
-    })
 
 
 @pytest.fixture
