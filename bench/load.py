@@ -25,6 +25,8 @@ import duckdb
 from bench.stack import Stack
 from flightpipe.config import PROJECT_ROOT
 from flightpipe.samples import write_resampled_day
+from flightpipe_local import context, glue_runtime
+from flightpipe_local.glue_jobs import job_environment
 
 JOB_SCRIPT = PROJECT_ROOT / "glue_job" / "daily_flights_etl.py"
 AIRPORTS = PROJECT_ROOT / "data" / "airports.csv"
@@ -94,12 +96,16 @@ class LoadBench:
         result = self.folder / f"job-{time.monotonic_ns()}.json"
         argv = self.stack.job_argv(raw_bucket=self.bucket, object_key=key,
                                    run_id=f"jr_bench_{time.monotonic_ns()}")
-        command = [sys.executable, "-m", "bench.job_driver", str(result), str(JOB_SCRIPT), "--", *argv]
-        if profile:
-            command = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(profile), "-m",
+        # The job runs where Glue runs it: Glue's Python shell 3.9 runtime, with the environment the local Glue
+        # gives job scripts (the stack's endpoint; older botocore needs the shim that honours AWS_ENDPOINT_URL).
+        python, env = glue_runtime.resolve().python, job_environment(context.current(), "bench")
+        command = [str(python), "-m", "bench.job_driver", str(result), str(JOB_SCRIPT), "--", *argv]
+        if profile:  # pyinstrument is not part of Glue's runtime: profiles run on this interpreter
+            python, env = sys.executable, os.environ.copy()
+            command = [python, "-m", "pyinstrument", "-r", "text", "-o", str(profile), "-m",
                        "bench.job_driver", str(result), str(JOB_SCRIPT), "--", *argv]
         started = time.perf_counter()
-        done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, env=os.environ.copy())
+        done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, env=env)
         process_seconds = time.perf_counter() - started
         if done.returncode != 0:
             raise RuntimeError(f"the job failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
