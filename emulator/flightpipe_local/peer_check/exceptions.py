@@ -69,8 +69,9 @@ AS_ON_AWS: dict[str, str] = {
     },
     "test_events.test_event_pattern.test_or_matching_top_level": (
         "a pattern matches the event's JSON structure: a top-level key \"detail.state\" is not the field state of "
-        "detail (Amazon EventBridge User Guide, Creating event patterns: a pattern has the same structure as the "
-        "events it matches); moto also matches flattened dotted keys"
+        "detail (Amazon EventBridge API reference, TestEventPattern: the event is a JSON document; User Guide, "
+        "Creating event patterns: a pattern has the same structure as the events it matches); moto also matches "
+        "flattened dotted keys"
     ),
     "test_events.test_events_integration.test_send_to_cw_log_group": (
         "a log event's timestamp is an integer count of milliseconds "
