@@ -43,18 +43,26 @@ def daily_ingest(pipeline):
         name=f"daily-ingest-{suffix}", definition=definition, roleArn=pipeline.role_arn)["stateMachineArn"]
 
     def run(key: str) -> tuple[dict, str]:
-        sfn = boto3.client("stepfunctions")
-        execution = sfn.start_execution(stateMachineArn=arn, input=event_for(pipeline.bucket, key))["executionArn"]
-        deadline = time.monotonic() + 120
-        while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
-            assert time.monotonic() < deadline, "the execution did not finish"
-            time.sleep(0.3)
-        messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", [])
-        for m in messages:
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
-        return desc, " ".join(m["Body"] for m in messages)
+        desc, message, _ = run_to_end(arn, pipeline.bucket, key, queue)
+        return desc, message
 
     return run
+
+
+def run_to_end(arn: str, bucket: str, key: str, queue: str) -> tuple[dict, str, list[dict]]:
+    """Start the state machine `arn` on the upload event of `key`, wait for it to end; its description, the
+    notifications it left in `queue` (taken out of it) and its history."""
+    sfn, sqs = boto3.client("stepfunctions"), boto3.client("sqs")
+    execution = sfn.start_execution(stateMachineArn=arn, input=event_for(bucket, key))["executionArn"]
+    deadline = time.monotonic() + 120
+    while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution did not finish"
+        time.sleep(0.3)
+    messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", [])
+    for m in messages:
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+    history = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    return desc, " ".join(m["Body"] for m in messages), history
 
 
 def test_an_upload_is_crawled_loaded_and_announced(pipeline, daily_ingest, nyc_days, expected):

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import boto3
 import pytest
-from test_daily_ingest_e2e import event_for
+from test_daily_ingest_e2e import run_to_end
 from test_job_stack import start_glue_job
 
 from flightpipe import statemachine
@@ -46,20 +45,7 @@ def daily_ingest(pipeline, monkeypatch):
         arn = boto3.client("stepfunctions").create_state_machine(
             name=f"daily-ingest-{kind}-{suffix}", definition=definition, roleArn=pipeline.role_arn)["stateMachineArn"]
 
-        def run(key: str) -> tuple[dict, str, list[dict]]:
-            sfn = boto3.client("stepfunctions")
-            execution = sfn.start_execution(stateMachineArn=arn, input=event_for(pipeline.bucket, key))["executionArn"]
-            deadline = time.monotonic() + 120
-            while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
-                assert time.monotonic() < deadline, "the execution did not finish"
-                time.sleep(0.3)
-            messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", [])
-            for m in messages:
-                sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
-            history = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
-            return desc, " ".join(m["Body"] for m in messages), history
-
-        return run
+        return lambda key: run_to_end(arn, pipeline.bucket, key, queue)
 
     return machine
 
