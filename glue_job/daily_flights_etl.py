@@ -69,6 +69,7 @@ CSV_BLOCK_BYTES = 8 * 1024 * 1024  # rows are parsed, validated and staged one b
 # A Glue job run in one of these states will never finish its claim.
 ENDED_RUN_STATES = {"FAILED", "TIMEOUT", "STOPPED", "ERROR", "SUCCEEDED"}
 FAULTS = ("none", "fail_in_transaction", "exit_before_load")
+MULTILINE_QUOTES = ("refuse", "reject")
 
 # Values formatted into SQL text (COPY takes no bind parameters) must match these first.
 S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -343,6 +344,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--claim_timeout_minutes", type=int, default=2880,
         help="a RUNNING claim of a run unknown to Glue is abandoned after this (Glue's default job timeout)")
     add("--statement_timeout_seconds", type=float, default=900.0)
+    add("--multiline_quotes", choices=MULTILINE_QUOTES, default="refuse",
+        help="a line with an unterminated quote (\") would run into the next lines: refuse the day (default), "
+             "or reject that line with its number and load the rest")
+    add("--max_reject_share", type=float, default=0.05,
+        help="refuse a day whose rejected rows exceed this share of its data lines (0..1, default 0.05)")
     add("--fault", choices=FAULTS, default="none", help="test-only fault injection")
     # Glue adds its own arguments (--job-bookmark-option, --scriptLocation, ...): ignore them.
     args, _glue_arguments = parser.parse_known_args(argv)
@@ -373,6 +379,8 @@ def check_settings(args: argparse.Namespace, region: str) -> None:
             raise JobFailed(f"--{name} {a!r} overlaps --raw_prefix {b!r}: the crawler would catalogue it")
     if not (args.redshift_cluster_id or args.redshift_workgroup):
         raise JobFailed("set --redshift_cluster_id or --redshift_workgroup")
+    if not 0 <= args.max_reject_share <= 1:
+        raise JobFailed(f"setting --max_reject_share={args.max_reject_share} must be between 0 and 1")
 
 
 def day_of_key(key: str, raw_prefix: str) -> dt.date:
@@ -736,10 +744,78 @@ def column_order(head: bytes, uri: str) -> list[int]:
     return [names.index(w) for w in wanted]
 
 
+# What the reader gets in place of a line that is too long: one field, so pyarrow reports it as malformed.
+LONG_LINE = b"-\n"
+
+
+class LineCounter(io.RawIOBase):
+    """Passes a file's bytes on to the CSV reader while counting the file's own physical lines: each `\\n`
+    ends a line (a `\\r` before it is part of the line ending) and bytes after the last `\\n` are one more
+    line; so a file ending in `\\n` has no empty last line, and every other empty line counts.
+
+    pyarrow parses a line only within one read block, so a line longer than `max_line` bytes would fail the
+    whole file: such a line is passed on as LONG_LINE instead, and its number and first bytes are kept
+    in `long_lines`, to be rejected. The file is read once, `max_line` bytes at a time."""
+
+    def __init__(self, raw, max_line: int):
+        self.raw, self.max_line = raw, max_line
+        self.complete = 0  # lines ended by a `\n` so far
+        self.lines = 0  # the file's physical lines, known once the reader reached its end
+        self.pending = b""  # bytes after the last `\n`, not passed on yet
+        self.dropping = False  # inside a line that is too long
+        self.long_lines: dict[int, bytes] = {}
+        self.out, self.out_pos = b"", 0
+        self.eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while self.out_pos >= len(self.out) and not self.eof:
+            self.out, self.out_pos = self._next_lines(), 0
+        n = min(len(buffer), len(self.out) - self.out_pos)
+        buffer[:n] = self.out[self.out_pos:self.out_pos + n]
+        self.out_pos += n
+        return n
+
+    def _next_lines(self) -> bytes:
+        """The next whole lines read from the file (everything left at its end)."""
+        chunk = self.raw.read(self.max_line)
+        if not chunk:
+            self.eof = True
+            self.lines = self.complete + (1 if self.pending or self.dropping else 0)
+            out = LONG_LINE if self.dropping else self.pending
+            self.pending, self.dropping = b"", False
+            return out
+        parts = []
+        if self.dropping:
+            end = chunk.find(b"\n")
+            if end < 0:
+                return b""
+            parts.append(LONG_LINE)
+            self.complete += 1
+            chunk, self.dropping = chunk[end + 1:], False
+        data = self.pending + chunk
+        first = data.find(b"\n")
+        if (first if first >= 0 else len(data)) > self.max_line:  # only the first line can be this long
+            self.long_lines[self.complete + 1] = data[:200]
+            if first >= 0:
+                parts.append(LONG_LINE)
+                self.complete += 1
+                data = data[first + 1:]
+            else:
+                data, self.dropping = b"", True
+        end = data.rfind(b"\n") + 1
+        parts.append(data[:end])
+        self.complete += data.count(b"\n", 0, end)
+        self.pending = data[end:]
+        return b"".join(parts)
+
+
 class RecordNumbers:
-    """Record numbers (header = 1; a line number unless a quoted field spans lines) of the rows pyarrow
-    yields. pyarrow skips malformed rows after telling the handler their number, so the yielded rows are
-    the records not skipped, in order."""
+    """Line numbers (header = 1) of the rows pyarrow yields. Quotes are not interpreted by pyarrow, so each
+    line is one row; pyarrow skips malformed rows after telling the handler their number, so the yielded
+    rows are the lines not skipped, in order."""
 
     def __init__(self) -> None:
         self.skipped: list[int] = []
@@ -765,10 +841,11 @@ class RecordNumbers:
 
 @dataclasses.dataclass
 class Counts:
-    rows_read: int = 0
+    rows_read: int = 0  # data lines: the file's physical lines minus the header
     rows_rejected: int = 0
     rows_valid: int = 0
-    rows_filtered: int = 0  # valid but dep_delay < threshold or empty (cancelled)
+    rows_filtered: int = 0  # not loaded, not an error: valid with dep_delay < threshold or empty, or blank
+    rows_blank: int = 0  # empty or whitespace-only lines (counted in rows_filtered too)
 
 
 # Fields are read dictionary-encoded: a day has few distinct carriers, airports and delays, so every check
@@ -780,13 +857,16 @@ def read_csv_blocks(
     stream, order: list[int], on_malformed: Callable[[int, str, int], None]
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
     """Stream a daily file as tables of the five columns (all text, dictionary-encoded, file order fixed)
-    with their record numbers. The header row is skipped (already checked by column_order)."""
+    with their line numbers. The header row is skipped (already checked by column_order).
+
+    pyarrow reads with quoting off: a quote that is never closed would otherwise swallow every following
+    line into one field (pyarrow, like Redshift's COPY ... CSV, lets a quoted field hold line breaks). Each
+    line is one row, quotes stay in the text, and validate_block unquotes fields and finds unbalanced quotes."""
     numbers = RecordNumbers()
 
     def malformed(row) -> str:
         numbers.skipped.append(row.number)
-        if row.text.strip():  # a whitespace-only line is a blank line, not a record
-            on_malformed(row.number, row.text, row.actual_columns)
+        on_malformed(row.number, row.text, row.actual_columns)
         return "skip"
 
     raw_names = [f"field{i}" for i in range(len(COLUMNS))]
@@ -796,11 +876,10 @@ def read_csv_blocks(
             column_names=raw_names, skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=False
         ),
         parse_options=pacsv.ParseOptions(
-            newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=malformed
+            quote_char=False, newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=malformed
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={n: FIELD_TYPE for n in raw_names},
-            strings_can_be_null=False, quoted_strings_can_be_null=False,
+            column_types={n: FIELD_TYPE for n in raw_names}, strings_can_be_null=False,
         ),
     )
     for batch in reader:
@@ -836,13 +915,25 @@ DELAY_RULES = (
 )
 
 
-def dictionary_parts(column) -> tuple[pa.Array, np.ndarray]:
-    """A text column as (distinct texts with surrounding whitespace trimmed, index of each row's text)."""
+UNTERMINATED_QUOTE = ('unterminated quote: the line has an odd number of \'"\' characters, so a quoted field '
+                      "would run into the next line")
+
+
+def dictionary_parts(column) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """A text column as (distinct texts, unquoted and with surrounding whitespace trimmed; index of each
+    row's text; number of quote characters in each distinct text as written). A field written `"..."` is
+    unquoted with `""` read as one quote (RFC 4180)."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if not pa.types.is_dictionary(array.type):
         array = pc.dictionary_encode(array)
     indices = array.indices.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
-    return pc.utf8_trim_whitespace(array.dictionary), indices
+    texts = pc.utf8_trim_whitespace(array.dictionary)
+    quotes = pc.count_substring(array.dictionary, '"').to_numpy(zero_copy_only=False).astype(np.int64)
+    if quotes.any():
+        quoted = pc.match_substring_regex(texts, r'(?s)^".*"$')
+        inner = pc.replace_substring(pc.replace_substring_regex(texts, r'(?s)^"(.*)"$', r"\1"), '""', '"')
+        texts = pc.utf8_trim_whitespace(pc.if_else(quoted, inner, texts))
+    return texts, indices, quotes
 
 
 def as_bool(values) -> np.ndarray:
@@ -879,15 +970,19 @@ def check_delays(texts: pa.Array) -> tuple[np.ndarray, pa.Array]:
 
 def validate_block(
     table: pa.Table, numbers: np.ndarray, airport_ids: pa.Array
-) -> tuple[pa.Table, pd.DataFrame | None, int]:
+) -> tuple[pa.Table, pd.DataFrame | None, int, np.ndarray]:
     """Split one block into valid rows (typed: carrier, origin_airport_id, dest_airport_id, dep_delay,
     arr_delay, source_line) and rejected rows (a pandas DataFrame of the original fields, source_line,
-    reason; None when there are none). Returns (valid, rejected, blank) where blank counts all-empty rows
-    (blank lines), which are not records.
+    reason; None when there are none). Returns (valid, rejected, blank, quote_lines): blank counts all-empty
+    rows (blank lines), which are not records; quote_lines are the numbers of the lines with an unterminated
+    quote (an odd number of `"`), which are rejected.
 
     Every check runs on the distinct texts of a field (the dictionary); each row gets its field's problem
     bits through its index, so the per-row work is a few array look-ups whatever the number of checks."""
-    fields: dict[str, tuple[pa.Array, np.ndarray]] = {c: dictionary_parts(table[c]) for c in COLUMNS}
+    parts = {c: dictionary_parts(table[c]) for c in COLUMNS}
+    fields: dict[str, tuple[pa.Array, np.ndarray]] = {c: (t, i) for c, (t, i, _) in parts.items()}
+    row_quotes = sum(quotes[indices] for _, indices, quotes in parts.values())
+    unterminated = (row_quotes % 2) == 1
     checked = {  # column -> (problem bits per distinct text, typed value per distinct text)
         "Carrier": check_carriers(fields["Carrier"][0]),
         "OriginAirportID": check_airport_ids(fields["OriginAirportID"][0], airport_ids),
@@ -906,6 +1001,7 @@ def validate_block(
         blank &= (codes & EMPTY) != 0
         bad |= (codes & ~np.uint8(EMPTY)) != 0
     bad &= ~blank
+    bad |= unterminated
     keep = np.flatnonzero(~bad & ~blank)
 
     def rows_of(column: str, rows: np.ndarray) -> pa.Array:
@@ -940,35 +1036,57 @@ def validate_block(
                 reason = reason.where(~hit, reason + before + field + after + "; ")
         original = table.take(pa.array(rows))
         original = pa.table({c: pc.cast(original[c], pa.string()) for c in COLUMNS})
+        reason = reason.str.rstrip("; ").where(~unterminated[rows], UNTERMINATED_QUOTE)
         rejected = original.to_pandas().assign(
-            source_line=numbers[rows], reason=reason.str.rstrip("; ").to_numpy(), raw_record=""
+            source_line=numbers[rows], reason=reason.to_numpy(), raw_record=""
         )[REJECT_COLUMNS]
-    return valid, rejected, int(blank.sum())
+    return valid, rejected, int(blank.sum()), numbers[unterminated]
+
+
+class UnterminatedQuote(BadFile):
+    """A line has a quote that is never closed on it and --multiline_quotes is refuse."""
 
 
 def scan_file(
-    stream,
+    raw,
     order: list[int],
     airport_ids: pa.Array,
     min_dep_delay: int,
     on_valid: Callable[[pa.Table], None],
     on_rejected: Callable[[pd.DataFrame], None],
+    uri: str = "the file",
+    multiline_quotes: str = "refuse",
 ) -> Counts:
-    """Validate every record of a daily file, streaming; hand valid rows (a pyarrow Table) and rejected rows
-    (a pandas DataFrame) to the callbacks."""
+    """Validate every line of a daily file (a binary stream), streaming; hand valid rows (a pyarrow Table)
+    and rejected rows (a pandas DataFrame) to the callbacks. Every data line of the file is counted once:
+    rows_read = rows_valid + rows_rejected + rows_blank, else BadFile."""
     counts = Counts()
+    quote_lines: list[int] = []
+    quoted_lines: list[tuple[int, list[str]]] = []
+    counter = LineCounter(raw, CSV_BLOCK_BYTES)
 
-    def malformed(number: int, text: str, fields: int) -> None:
-        counts.rows_read += 1
+    def reject(number: int, text: str, reason: str) -> None:
         counts.rows_rejected += 1
         row = dict.fromkeys(REJECT_COLUMNS, "")
-        row.update(source_line=number, raw_record=text,
-                   reason=f"wrong number of fields: {fields} instead of {len(COLUMNS)}")
+        row.update(source_line=number, raw_record=text, reason=reason)
         on_rejected(pd.DataFrame([row], columns=REJECT_COLUMNS))
 
-    for table, numbers in read_csv_blocks(stream, order, malformed):
-        valid, rejected, blank = validate_block(table, numbers, airport_ids)
-        counts.rows_read += table.num_rows - blank
+    def malformed(number: int, text: str, fields: int) -> None:
+        if number in counter.long_lines:
+            reject(number, counter.long_lines[number].decode("utf-8", "replace"),
+                   f"line {number} is longer than {CSV_BLOCK_BYTES} bytes")
+        elif not text.strip():  # a whitespace-only line is a blank line, not a record
+            counts.rows_blank += 1
+        elif text.count('"') % 2:
+            quote_lines.append(number)
+            reject(number, text, UNTERMINATED_QUOTE)
+        elif '"' in text and len(next(csv.reader([text]))) == len(COLUMNS):  # a quoted field holds a comma
+            quoted_lines.append((number, next(csv.reader([text]))))
+        else:
+            reject(number, text, f"wrong number of fields: {fields} instead of {len(COLUMNS)}")
+
+    def take(valid: pa.Table, rejected: pd.DataFrame | None, blank: int) -> None:
+        counts.rows_blank += blank
         counts.rows_valid += valid.num_rows
         kept = pc.sum(pc.fill_null(pc.greater_equal(valid["dep_delay"], min_dep_delay), False)).as_py() or 0
         counts.rows_filtered += valid.num_rows - kept
@@ -977,6 +1095,37 @@ def scan_file(
             on_rejected(rejected)
         if valid.num_rows:
             on_valid(valid)
+
+    def take_quoted() -> None:
+        """Lines whose quoted fields hold commas, split by Python's csv module (RFC 4180), validated as rows
+        written with every field quoted (so their quotes count as balanced)."""
+        if quoted_lines:
+            fields = [['"' + f.replace('"', '""') + '"' for f in row] for _, row in quoted_lines]
+            table = pa.table({c: pa.array([row[i] for row in fields], pa.string()) for c, i in zip(COLUMNS, order)})
+            numbers = np.asarray([n for n, _ in quoted_lines], dtype=np.int64)
+            quoted_lines.clear()
+            valid, rejected, blank, _ = validate_block(table, numbers, airport_ids)
+            take(valid, rejected, blank)
+
+    def refuse_quotes(lines: list[int]) -> None:
+        if multiline_quotes == "refuse" and lines:
+            raise UnterminatedQuote(
+                f"{uri}: line {min(lines)} has an unterminated quote (\"), which would run into the lines after "
+                "it: the day is not loaded (fix the file, or run with --multiline_quotes reject)")
+
+    for table, numbers in read_csv_blocks(pa.PythonFile(counter, mode="r"), order, malformed):
+        valid, rejected, blank, in_block = validate_block(table, numbers, airport_ids)
+        refuse_quotes(quote_lines + in_block.tolist())
+        take(valid, rejected, blank)
+        take_quoted()
+    refuse_quotes(quote_lines)
+    take_quoted()
+    counts.rows_read = max(counter.lines - 1, 0)
+    counts.rows_filtered += counts.rows_blank
+    seen = counts.rows_valid + counts.rows_rejected + counts.rows_blank
+    if seen != counts.rows_read:
+        raise BadFile(f"{uri}: the CSV reader found {seen} data lines where the file has {counts.rows_read} "
+                      "(line breaks must be \\n or \\r\\n; a lone \\r is not one)")
     return counts
 
 
@@ -1109,15 +1258,15 @@ def stage_day(
             wrote_header[0] = True
 
         try:
-            counts = scan_file(pa.PythonFile(Rejoined(head, body), mode="r"), order, airport_ids,
-                               args.min_dep_delay, put_part, keep_rejects)
+            counts = scan_file(Rejoined(head, body), order, airport_ids, args.min_dep_delay, put_part,
+                               keep_rejects, obj.uri, args.multiline_quotes)
         except pa.ArrowInvalid as exc:
             staging.discard(own_keys)
             raise BadFile(f"{obj.uri}: not a readable UTF-8 CSV file: {str(exc).splitlines()[0]}") from None
         except BaseException:
             staging.discard(own_keys)
             raise
-        if counts.rows_read == 0:
+        if counts.rows_read == counts.rows_blank:
             staging.discard(own_keys)
             raise BadFile(f"{obj.uri}: the file has a header but no data rows")
         rejects_location = None
@@ -1126,6 +1275,13 @@ def stage_day(
             key = f"{args.rejects_prefix}date={obj.day.isoformat()}/{args.run_id}.csv"
             s3.upload_file(rejects_file.name, args.raw_bucket, key)
             rejects_location = f"s3://{args.raw_bucket}/{key}"
+        share = counts.rows_rejected / counts.rows_read
+        if share > args.max_reject_share:
+            staging.discard(own_keys)
+            raise BadFile(
+                f"{obj.uri}: {counts.rows_rejected} of {counts.rows_read} data lines rejected ({share:.1%}), more "
+                f"than --max_reject_share {args.max_reject_share:g}: the day is not loaded; rejects in "
+                f"{rejects_location}")
     staging.add(day_tables)
     return StagedDay(obj, load_id, counts, rejects_location, staged[0])
 

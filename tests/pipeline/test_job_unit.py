@@ -35,12 +35,12 @@ def job():
     return module
 
 
-def scan(job, data: bytes, min_dep_delay: int = 60):
+def scan(job, data: bytes, min_dep_delay: int = 60, multiline_quotes: str = "refuse"):
     """Run the job's whole-file check and row validation over `data`; return (counts, valid, rejected)."""
     order = job.column_order(data[: job.HEADER_PEEK_BYTES], "s3://bucket/key")
     valid, rejected = [], []
-    counts = job.scan_file(pa.PythonFile(io.BytesIO(data), mode="r"), order, AIRPORT_IDS, min_dep_delay,
-                           valid.append, rejected.append)
+    counts = job.scan_file(io.BytesIO(data), order, AIRPORT_IDS, min_dep_delay, valid.append, rejected.append,
+                           "s3://bucket/key", multiline_quotes)
     valid = pa.concat_tables(valid).to_pandas() if valid else pd.DataFrame()
     rejected = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame(columns=job.REJECT_COLUMNS)
     return counts, valid, rejected
@@ -116,12 +116,86 @@ def test_every_bad_row_class_is_rejected_with_its_line_and_reason(job):
     assert rejected.set_index("source_line").loc[3, "raw_record"] == "AA,10397,12478"
 
 
-def test_blank_lines_and_quoted_newlines_keep_line_numbers_right(job):
+def test_blank_lines_count_as_filtered_and_a_quoted_newline_is_an_unterminated_quote(job):
+    # lines: 1 header, 2 blank, 3 valid, 4-5 one quoted field holding a line break, 6 blank, 7 valid
     data = HEADER + b'\r\n\r\nAA,10397,12478,61,5\r\n"A\nA",10397,12478,61,5\r\n   \r\nUA,10397,12478,70,1\r\n'
+    with pytest.raises(job.BadFile, match=r"s3://bucket/key: line 4 has an unterminated quote"):
+        scan(job, data)
+    counts, valid, rejected = scan(job, data, multiline_quotes="reject")
+    assert counts.rows_read == 6  # data lines: 7 physical lines minus the header
+    assert valid.source_line.tolist() == [3, 7]
+    assert rejected.source_line.tolist() == [4, 5]
+    assert all("unterminated quote" in reason for reason in rejected.reason)
+    assert (counts.rows_blank, counts.rows_filtered, counts.rows_rejected) == (2, 2, 2)
+
+
+@pytest.mark.parametrize(
+    "tail, data_lines",
+    [
+        (b"AA,10397,12478,61,5\nUA,10397,12478,70,1\n", 2),  # the last line break ends the last line
+        (b"AA,10397,12478,61,5\nUA,10397,12478,70,1", 2),  # a last line without one still counts
+        (b"AA,10397,12478,61,5\r\nUA,10397,12478,70,1\r\n", 2),
+        (b"AA,10397,12478,61,5\nUA,10397,12478,70,1\n\n", 3),  # an empty line after it is a (blank) line
+        (b"AA,10397,12478,61,5\n\n\nUA,10397,12478,70,1\n \n", 5),
+    ],
+)
+def test_rows_read_is_the_files_own_line_count(job, tail, data_lines):
+    data = b"\xef\xbb\xbf" + HEADER + b"\n" + tail
+    assert data.count(b"\n") + (not data.endswith(b"\n")) - 1 == data_lines  # the count, by hand
     counts, valid, rejected = scan(job, data)
-    assert counts.rows_read == 3  # blank lines are not records
-    assert valid.source_line.tolist() == [3, 6]
-    assert rejected.source_line.tolist() == [4]
+    assert counts.rows_read == data_lines and valid.source_line.tolist()[0] == 2 and rejected.empty
+    assert counts.rows_read == counts.rows_valid + counts.rows_rejected + counts.rows_blank
+    assert counts.rows_filtered == data_lines - 2  # the blank lines: both rows pass the threshold
+
+
+def stray_quote_day() -> tuple[bytes, list[bytes]]:
+    """914 lines: a header and 913 flights; line 102 opens a quote it never closes."""
+    lines = [HEADER] + [b"AA,10397,12478,%d,5" % (60 + i % 50) for i in range(2, 915)]
+    lines[101] = b'AA,"10397,12478,75,5'
+    return b"\n".join(lines) + b"\n", lines
+
+
+def test_a_stray_quote_is_refused_with_its_line_or_rejected_alone(job):
+    data, lines = stray_quote_day()
+    with pytest.raises(job.BadFile, match=r"line 102 has an unterminated quote"):
+        scan(job, data)
+    counts, valid, rejected = scan(job, data, multiline_quotes="reject")
+    assert rejected.source_line.tolist() == [102] and "unterminated quote" in rejected.reason[0]
+    assert valid.source_line.tolist() == [n for n in range(2, 915) if n != 102]
+    assert (counts.rows_read, counts.rows_rejected, counts.rows_valid) == (913, 1, 912)
+    # A reader that lets a quoted field hold line breaks (pandas' C parser here) reads on to the end of the file.
+    with pytest.raises(pd.errors.ParserError, match="EOF inside string"):
+        pd.read_csv(io.BytesIO(data), dtype=str)
+
+
+def test_quoted_fields_are_unquoted_and_a_quoted_comma_is_one_field(job):
+    data = HEADER + b'\n"AA","10397"," 12478 ","6""1",""\n"U,A",10397,12478,61,5\n"UA",10397,12478,61,5\n'
+    counts, valid, rejected = scan(job, data)
+    assert valid.source_line.tolist() == [4] and valid.carrier.tolist() == ["UA"]
+    got = dict(zip(rejected.source_line.astype(int), rejected.reason))  # noqa: B905 - runs on Python 3.9 too
+    assert sorted(got) == [2, 3]
+    assert "DepDelay is not a number: '6\"1'" in got[2]
+    assert "Carrier must be 2-3 letters or digits: 'U,A'" in got[3]
+    assert counts.rows_read == 3
+
+
+def test_a_line_longer_than_the_read_block_is_rejected_and_the_rest_loads(job, monkeypatch):
+    monkeypatch.setattr(job, "CSV_BLOCK_BYTES", 4096)
+    fits = b"AA,10397,12478,61," + b" " * (4096 - 19) + b"5"  # exactly 4096 bytes: still a line
+    assert len(fits) == 4096
+    lines = [HEADER, b"AA,10397,12478,61,5", b"AA,10397,12478,61,5" + b"9" * 10000, fits,
+             b"UA,10397,12478,70,1", b"AA," + b"x" * 9000]  # the last one without a line break
+    counts, valid, rejected = scan(job, b"\n".join(lines))
+    assert valid.source_line.tolist() == [2, 4, 5]
+    got = dict(zip(rejected.source_line.astype(int), rejected.reason))  # noqa: B905 - runs on Python 3.9 too
+    assert got == {3: "line 3 is longer than 4096 bytes", 6: "line 6 is longer than 4096 bytes"}
+    assert counts.rows_read == 5
+    assert rejected.set_index("source_line").loc[3, "raw_record"].startswith("AA,10397,12478,61,5999")
+
+
+def test_a_lone_carriage_return_fails_the_file_instead_of_miscounting(job):
+    with pytest.raises(job.BadFile, match="lone"):
+        scan(job, HEADER + b"\nAA,10397,12478,61,5\rUA,10397,12478,70,1\n")
 
 
 def test_line_numbers_stay_right_across_many_blocks(job, monkeypatch):
@@ -257,7 +331,7 @@ def test_a_day_with_rejected_rows_stages_and_writes_its_rejects_csv(job):
     obj = job.SourceObject(bucket="flights-bucket", key="raw/flights/date=2013-01-02/flights.csv",
                            day=dt.date(2013, 1, 2), version_id="v1", etag="e", last_modified=dt.datetime(2013, 1, 2),
                            size=len(body))
-    args = job.parse_args(base_argv(run_id="jr_7"))
+    args = job.parse_args(base_argv(run_id="jr_7", max_reject_share="0.5"))
     s3 = FakeS3(body)
     staging = job.Staging(s3, args.raw_bucket, "staging/flights/jr_7/flights/")
     day = job.stage_day(s3, args, obj, "load-1", AIRPORT_IDS, staging)
@@ -274,3 +348,38 @@ def test_a_day_with_rejected_rows_stages_and_writes_its_rejects_csv(job):
     (staged_key,) = [k for k in s3.uploads if k.startswith("staging/")]
     rows = pq.read_table(pa.BufferReader(s3.uploads[staged_key])).to_pandas()
     assert rows.source_line.tolist() == [2, 4] and rows.dep_delay.tolist() == [61, 75]
+
+
+def stage(job, body: bytes, **overrides: str):
+    obj = job.SourceObject(bucket="flights-bucket", key="raw/flights/date=2013-01-02/flights.csv",
+                           day=dt.date(2013, 1, 2), version_id="v1", etag="e", last_modified=dt.datetime(2013, 1, 2),
+                           size=len(body))
+    args = job.parse_args(base_argv(run_id="jr_8", **overrides))
+    s3 = FakeS3(body)
+    staging = job.Staging(s3, args.raw_bucket, "staging/flights/jr_8/flights/")
+    return job.stage_day(s3, args, obj, "load-1", AIRPORT_IDS, staging), s3
+
+
+@pytest.mark.parametrize("bad, refused", [(1, False), (2, True), (20, True)])
+def test_a_day_whose_rejected_share_exceeds_the_threshold_is_refused(job, bad, refused):
+    rows = [b"AA,10397,12478,61,5"] * (20 - bad) + [b"AA,10397,12478,late,5"] * bad  # 20 data lines
+    body = HEADER + b"\n" + b"\n".join(rows) + b"\n"
+    assert job.parse_args(base_argv()).max_reject_share == 0.05
+    if not refused:  # 1 of 20 = 5 %: not more than the default
+        day, _ = stage(job, body)
+        assert (day.counts.rows_read, day.counts.rows_rejected) == (20, 1)
+        return
+    with pytest.raises(job.BadFile) as failure:
+        stage(job, body)
+    message = str(failure.value)
+    assert f"{bad} of 20 data lines rejected ({bad / 20:.1%})" in message
+    assert "--max_reject_share 0.05" in message and "rejects in s3://flights-bucket/rejects/" in message
+    day, _ = stage(job, body, max_reject_share="1")  # the user may accept any share
+    assert day.counts.rows_rejected == bad
+
+
+def test_the_quote_and_share_settings_are_checked(job):
+    with pytest.raises(SystemExit):
+        job.parse_args(base_argv(multiline_quotes="ignore"))
+    with pytest.raises(job.JobFailed, match="--max_reject_share"):
+        job.check_settings(job.parse_args(base_argv(max_reject_share="5")), "us-east-1")
