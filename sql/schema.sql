@@ -39,8 +39,9 @@ SORTKEY (flight_date);
 --           run may try the same version again), SKIPPED (nothing to do: lost a claim race, or an older
 --           version than the one already loaded).
 --   source_version: the S3 VersionId, or 'etag:' + ETag when the bucket is not versioned.
---   rows_read = rows_loaded + rows_rejected + rows_filtered for a LOADED row; rejected rows are in
---   rejects_location with their reason; filtered rows are valid but below min_dep_delay.
+--   rows_read = rows_loaded + rows_rejected + rows_filtered for a LOADED row; rows_read is the file's
+--   data lines (physical lines minus the header); rejected rows are in rejects_location with their
+--   reason; filtered rows are valid but below min_dep_delay, or blank lines.
 CREATE TABLE IF NOT EXISTS airlines.load_ledger (
     load_id VARCHAR(64) NOT NULL,
     flight_date DATE NOT NULL,
