@@ -14,8 +14,11 @@ Each day's file lands at `s3://<raw_bucket>/<raw_prefix>date=YYYY-MM-DD/flights.
 3. streams each claimed version (at its VersionId, one GET) in bounded chunks with pyarrow, validates every
    row (each check once per distinct text of a field, through pyarrow's dictionary encoding) and
    writes the bad ones with a reason to `s3://<raw_bucket>/<rejects_prefix>date=…/<run_id>.csv`; a file
-   that is unusable as a whole (empty, header only, wrong columns, not UTF-8 CSV) fails with a message
-   naming the object, and 0 fact rows change for that day;
+   that is unusable as a whole (empty, header only, wrong columns, not UTF-8 CSV, a quote left open on a
+   line with `--multiline_quotes refuse`, more rejected rows than `--max_reject_share` of its data lines)
+   fails with a message naming the object, and 0 fact rows change for that day. The ledger's rows_read is
+   the file's own line count (physical lines minus the header), so every line is loaded, rejected or
+   filtered; a line longer than the read block is rejected with its number;
 4. stages the valid rows at or above the threshold as Parquet (the rows of many days share a file) under
    `s3://<raw_bucket>/<staging_prefix><run_id>/` and loads all
    claimed days in ONE BatchExecuteStatement (one transaction): COPY into temp tables, delete the days,
@@ -859,9 +862,12 @@ def read_csv_blocks(
     """Stream a daily file as tables of the five columns (all text, dictionary-encoded, file order fixed)
     with their line numbers. The header row is skipped (already checked by column_order).
 
-    pyarrow reads with quoting off: a quote that is never closed would otherwise swallow every following
-    line into one field (pyarrow, like Redshift's COPY ... CSV, lets a quoted field hold line breaks). Each
-    line is one row, quotes stay in the text, and validate_block unquotes fields and finds unbalanced quotes."""
+    pyarrow reads with quoting off (`quote_char=False`, pyarrow.csv.ParseOptions): with quoting on, a quote
+    that is never closed makes the rest of the block one field, whatever `newlines_in_values` says (pyarrow
+    7.0.0, measured; Redshift's COPY ... CSV likewise lets a quoted field hold line breaks, "Data format
+    parameters"). No field of a daily file can hold a line break, so each line is one row: quotes stay in
+    the text, validate_block unquotes fields and finds unbalanced quotes, and scan_file splits the few lines
+    whose quoted fields hold commas with Python's csv module."""
     numbers = RecordNumbers()
 
     def malformed(row) -> str:
@@ -1080,10 +1086,12 @@ def scan_file(
         elif text.count('"') % 2:
             quote_lines.append(number)
             reject(number, text, UNTERMINATED_QUOTE)
-        elif '"' in text and len(next(csv.reader([text]))) == len(COLUMNS):  # a quoted field holds a comma
-            quoted_lines.append((number, next(csv.reader([text]))))
         else:
-            reject(number, text, f"wrong number of fields: {fields} instead of {len(COLUMNS)}")
+            split = next(csv.reader([text])) if '"' in text else []
+            if len(split) == len(COLUMNS):  # a quoted field holds a comma
+                quoted_lines.append((number, split))
+            else:
+                reject(number, text, f"wrong number of fields: {len(split) or fields} instead of {len(COLUMNS)}")
 
     def take(valid: pa.Table, rejected: pd.DataFrame | None, blank: int) -> None:
         counts.rows_blank += blank
