@@ -54,6 +54,9 @@ CRAWL_SECONDS_ENV = "FLIGHTPIPE_LOCAL_CRAWL_SECONDS"
 DEFAULT_CRAWL_SECONDS = 1.5
 # Pause in the STOPPING state after a crawl's work is done (Glue "finishes writing to the catalog").
 STOPPING_SECONDS = 0.05
+# After StopCrawler the crawler stays STOPPING at least this long: on AWS stopping a crawl takes a while, and
+# a GetCrawler right after StopCrawler sees STOPPING (Crawler.State: READY | RUNNING | STOPPING).
+STOP_REQUESTED_SECONDS = 0.5
 # The classifier only reads the head of each object (Glue samples, it doesn't read whole files).
 SAMPLE_BYTES = 1024 * 1024
 CRAWLER_LOG_GROUP = "/aws-glue/crawlers"
@@ -439,13 +442,13 @@ def _run_crawl(crawler: FakeCrawler, crawl: LocalCrawl) -> None:
         crawl.error_message = str(exc)
         run.log("ERROR", str(exc))
         log.exception("crawler %s failed", crawler.name)
-    if final == "COMPLETED":
+    if final != "STOPPED":  # a failing crawl takes its time too: on AWS it fails minutes, not moments, after start
         _run_for_the_crawl_time(crawl)
     if crawl.cancel_requested:
         final = "STOPPED"
     crawl.summary = run.summary
     crawl.status = "STOPPING"
-    time.sleep(STOPPING_SECONDS)
+    time.sleep(STOP_REQUESTED_SECONDS if final == "STOPPED" else STOPPING_SECONDS)
     crawl.elapsed_seconds = time.monotonic() - crawl.started
     crawl.end_time = utcnow()
     s = run.summary

@@ -463,6 +463,22 @@ def test_stop_crawler_ends_the_wait(lake, monkeypatch):
     assert crawler["LastCrawl"]["Status"] == "CANCELLED"
 
 
+def test_a_failing_crawl_runs_until_it_is_stopped(lake, monkeypatch):
+    # On AWS a crawl whose database is missing fails long after StartCrawler, so it can still be stopped; after
+    # StopCrawler the crawler is STOPPING (AWS Glue API, StopCrawler; Crawler.State: READY | RUNNING | STOPPING).
+    monkeypatch.setenv(glue_crawler.CRAWL_SECONDS_ENV, "60")
+    name = lake.crawler(name=unique("orphan"), db="no_such_db")
+    lake.glue.start_crawler(Name=name)
+    time.sleep(0.3)  # the missing database is found at once; the crawl still runs
+    assert lake.glue.get_crawler(Name=name)["Crawler"]["State"] == "RUNNING"
+    lake.glue.stop_crawler(Name=name)
+    assert lake.glue.get_crawler(Name=name)["Crawler"]["State"] == "STOPPING"
+    crawler = wait_until(
+        lambda: (c := lake.glue.get_crawler(Name=name)["Crawler"])["State"] == "READY" and c or None, timeout=10
+    )
+    assert crawler["LastCrawl"]["Status"] == "CANCELLED"
+
+
 def test_a_crawling_crawler_cannot_be_deleted(lake, monkeypatch):
     # AWS Glue API, "DeleteCrawler": CrawlerRunningException while the crawler runs.
     monkeypatch.setenv(glue_crawler.CRAWL_SECONDS_ENV, "60")
