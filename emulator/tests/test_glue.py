@@ -353,6 +353,22 @@ def test_a_run_passes_starting_and_counts_against_max_concurrent_runs_until_it_e
     assert wait_for_run(client, job, client.start_job_run(JobName=job)["JobRunId"])["JobRunState"] == "FAILED"
 
 
+def test_a_run_is_starting_for_a_while_even_when_it_fails_at_once(aws):
+    """Glue provisions a run before it reads the script: a run whose job has no script is STARTING for a while
+    (and holds the job's single MaxConcurrentRuns slot), then FAILED ("AWS Glue job run statuses")."""
+    client = aws("glue")
+    job = unique("job")
+    client.create_job(Name=job, Role="arn:aws:iam::123456789012:role/glue", Command={"Name": "pythonshell"})
+    run_id = client.start_job_run(JobName=job)["JobRunId"]
+    time.sleep(glue_jobs.STARTING_SECONDS / 2)
+    assert client.get_job_run(JobName=job, RunId=run_id)["JobRun"]["JobRunState"] == "STARTING"
+    with pytest.raises(ClientError) as err:
+        client.start_job_run(JobName=job)
+    assert err.value.response["Error"]["Code"] == "ConcurrentRunsExceededException"
+    run = wait_for_run(client, job, run_id)
+    assert run["JobRunState"] == "FAILED" and "s3://" in run["ErrorMessage"]
+
+
 # ---- units --------------------------------------------------------------------------------------
 
 
