@@ -29,7 +29,9 @@ from moto.glue.models import FakeCrawl, FakeCrawler, GlueBackend
 from moto.glue.responses import GlueResponse
 from moto.s3.models import FakeKey, s3_backends
 
+from flightpipe_local import context
 from flightpipe_local.cloudwatch import put_log_lines
+from flightpipe_local.context import StackContext
 from flightpipe_local.glue_classifier import (
     CSV_INPUT_FORMAT,
     CSV_OUTPUT_FORMAT,
@@ -61,7 +63,7 @@ STOP_REQUESTED_SECONDS = 0.5
 SAMPLE_BYTES = 1024 * 1024
 CRAWLER_LOG_GROUP = "/aws-glue/crawlers"
 
-_crawl_threads: list[threading.Thread] = []
+_crawl_threads: list[tuple[StackContext, threading.Thread]] = []  # each crawl's thread, with the stack it works for
 _registry_lock = threading.Lock()
 
 
@@ -413,9 +415,10 @@ def _start_crawler(self: FakeCrawler) -> None:
     crawl = LocalCrawl(self.name)
     crawl.minimum_seconds = minimum_seconds
     self.crawls.append(crawl)
-    thread = threading.Thread(target=_run_crawl, args=(self, crawl), name=f"crawl-{self.name}", daemon=True)
+    # the crawl works for the stack that received StartCrawler (its logs, its stop)
+    thread = context.StackThread(target=_run_crawl, args=(self, crawl), name=f"crawl-{self.name}", daemon=True)
     with _registry_lock:
-        _crawl_threads[:] = [t for t in _crawl_threads if t.is_alive()] + [thread]
+        _crawl_threads[:] = [(c, t) for c, t in _crawl_threads if t.is_alive()] + [(context.current(), thread)]
     thread.start()
 
 
@@ -582,9 +585,9 @@ def patches() -> list[Patch]:
     ]
 
 
-def shutdown() -> None:
-    """Wait briefly for crawl threads."""
+def shutdown(ctx: StackContext) -> None:
+    """Wait briefly for the stack's crawl threads."""
     with _registry_lock:
-        threads = list(_crawl_threads)
+        threads = [thread for owner, thread in _crawl_threads if owner is ctx]
     for thread in threads:
         thread.join(timeout=5)
