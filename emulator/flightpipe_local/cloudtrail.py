@@ -10,8 +10,9 @@ Decisions, where AWS leaves room:
 * ONE event per write, however many trails cover it: each trail writes its own copy into its log
   files, but EventBridge gets the API call once; trails only decide whether data events are captured.
 * A single-region trail covers writes to buckets in its region; a multi-region trail covers all.
-* Delivery is off the request thread (one worker, FIFO), so the S3 call returns at once and events
-  keep the order of the writes. `drain()` waits until everything queued so far is delivered.
+* Delivery is off the request thread (one worker per stack, FIFO, working for that stack), so the S3 call
+  returns at once and events keep the order of the writes. `drain()` waits until everything queued so far is
+  delivered.
 * Delivery lag: on AWS, CloudTrail delivers events to EventBridge "on a best effort basis" and can lag
   (EventBridge User Guide, "Events from AWS services": https://docs.aws.amazon.com/eventbridge/latest/userguide/
   eb-service-event.html). `FLIGHTPIPE_LOCAL_CLOUDTRAIL_DELAY_SECONDS` (float, default 0, read at each write)
@@ -40,7 +41,7 @@ from moto.events.models import events_backends
 from moto.s3.models import S3Backend
 from moto.s3.responses import S3Response
 
-from flightpipe_local import cloudtrail_history
+from flightpipe_local import cloudtrail_history, context
 from flightpipe_local.context import StackContext
 from flightpipe_local.patches import Patch
 
@@ -55,9 +56,6 @@ _WRITE_METHODS = {
 
 DELAY_VARIABLE = "FLIGHTPIPE_LOCAL_CLOUDTRAIL_DELAY_SECONDS"
 
-_outbox: queue.Queue = queue.Queue()  # (monotonic time the event is due on the bus, delivery)
-_last_due = 0.0  # when the newest queued event is due: drain() waits that long on top of its timeout
-_worker: threading.Thread | None = None
 _in_write = threading.local()  # CopyObject / CompleteMultipartUpload call put_object: record the outer call
 _request = threading.local()  # the S3 request being served on this thread (its User-Agent goes in the event)
 
@@ -73,11 +71,38 @@ def patches() -> list[Patch]:
     ]
 
 
+class _Delivery:
+    """A stack's CloudTrail → EventBridge queue and the worker that empties it, working for that stack."""
+
+    def __init__(self) -> None:
+        self.outbox: queue.Queue = queue.Queue()  # (monotonic time the event is due on the bus, delivery) | None
+        self.last_due = 0.0  # when the newest queued event is due: drain() waits that long on top of its timeout
+        self.worker: threading.Thread | None = None
+        self.stopped = threading.Event()  # the stack stops: events not yet delivered are dropped
+
+
+def _delivery(ctx: StackContext) -> _Delivery:
+    return ctx.service("cloudtrail-delivery", _Delivery)
+
+
 def install(ctx: StackContext) -> None:
-    global _worker
-    if _worker is None or not _worker.is_alive():
-        _worker = threading.Thread(target=_deliver_forever, name="cloudtrail-to-eventbridge", daemon=True)
-        _worker.start()
+    delivery = _delivery(ctx)
+    if delivery.worker is None or not delivery.worker.is_alive():
+        delivery.stopped.clear()
+        with context.serving(ctx):  # the worker's deliveries (and the executions they start) are for ctx
+            delivery.worker = context.StackThread(
+                target=_deliver_forever, args=(delivery,), name="cloudtrail-to-eventbridge", daemon=True
+            )
+        delivery.worker.start()
+
+
+def shutdown(ctx: StackContext) -> None:
+    """Stop the stack's worker at once: a stopped stack starts no more executions from events still queued."""
+    delivery = _delivery(ctx)
+    delivery.stopped.set()
+    if delivery.worker is not None and delivery.worker.is_alive():
+        delivery.outbox.put(None)  # wakes the worker if it waits for an event
+        delivery.worker.join(timeout=5)
 
 
 def delivery_delay() -> float:
@@ -92,21 +117,22 @@ def delivery_delay() -> float:
     return delay
 
 
-def drain(timeout: float = 10.0) -> None:
-    """Wait until every event recorded so far has been handed to EventBridge (its delivery delay included)."""
+def drain(timeout: float = 10.0, ctx: StackContext | None = None) -> None:
+    """Wait until every event the stack recorded so far has been handed to EventBridge (delivery delay included)."""
+    delivery = _delivery(ctx or context.current())
     done = threading.Event()
-    _outbox.put((0.0, done.set))
-    pending = max(0.0, _last_due - time.monotonic())
+    delivery.outbox.put((0.0, done.set))
+    pending = max(0.0, delivery.last_due - time.monotonic())
     if not done.wait(timeout + pending):
         raise TimeoutError("CloudTrail events still queued")
 
 
-def _enqueue(delivery) -> None:
-    """Queue one delivery, due after the delay configured at the moment of the write."""
-    global _last_due
+def _enqueue(job) -> None:
+    """Queue one delivery on the current stack's queue, due after the delay configured at the moment of the write."""
+    delivery = _delivery(context.current())
     due = time.monotonic() + delivery_delay()
-    _last_due = max(_last_due, due)
-    _outbox.put((due, delivery))
+    delivery.last_due = max(delivery.last_due, due)
+    delivery.outbox.put((due, job))
 
 
 def _remembering_user_agent(setup_class):
@@ -288,13 +314,13 @@ def _put_on_bus(account_id: str, region: str, entry: dict) -> None:
         log.warning("EventBridge refused a CloudTrail event: %s", result[0])
 
 
-def _deliver_forever() -> None:
-    while True:
-        due, job = _outbox.get()
+def _deliver_forever(delivery: _Delivery) -> None:
+    while (item := delivery.outbox.get()) is not None:
+        due, job = item
+        # FIFO: a later event never overtakes an earlier one
+        if delivery.stopped.wait(max(0.0, due - time.monotonic())):
+            return
         try:
-            time.sleep(max(0.0, due - time.monotonic()))  # FIFO: a later event never overtakes an earlier one
             job()
         except Exception:
             log.exception("delivering a CloudTrail event failed")
-        finally:
-            _outbox.task_done()

@@ -5,12 +5,14 @@ for it) lives in its `StackContext.services`, not in module globals, so two stac
 apart. moto's own backends are process-wide: the stacks of one process share buckets, jobs and state machines.
 
 `current()` is the stack a call is for: the stack whose server received the request being handled (its WSGI app
-sets it, see server.py) or whose worker thread runs; elsewhere (threads moto's engine starts, in-process calls
-under `mock_aws`) the first stack started in this process.
+sets it, see server.py) or whose worker thread runs (`StackThread`: a thread started while handling a call for
+a stack works for that stack, e.g. the Step Functions engine's threads, crawls, CloudTrail delivery); elsewhere
+(in-process calls under `mock_aws`) the first stack started in this process.
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -85,3 +87,15 @@ def unregister(ctx: StackContext) -> None:
     with _running_lock:
         if ctx in _running:
             _running.remove(ctx)
+
+
+class StackThread(threading.Thread):
+    """A thread that works for the stack its creator worked for: it runs in a copy of the creator's context
+    (a plain thread starts with an empty one, so `current()` would fall back to the first stack)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._creator_context = contextvars.copy_context()
+
+    def run(self) -> None:
+        self._creator_context.run(super().run)

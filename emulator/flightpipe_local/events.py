@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import uuid
+import warnings
 from datetime import UTC, datetime
 from typing import Any
 
@@ -123,6 +124,13 @@ def _deliver(rule: Rule, target: dict[str, Any], event: dict[str, Any], transfor
     elif arn.service == "sqs":
         group_id = target.get("SqsParameters", {}).get("MessageGroupId")
         sqs = sqs_backends[arn.account][arn.region]
+        if arn.resource_id.endswith(".fifo") and not _content_based_deduplication(sqs, arn.resource_id):
+            # "If you specify an SQS FIFO queue as a target, the queue must have content-based deduplication
+            # enabled" (EventBridge API reference, Target: SqsParameters): nothing is delivered. The warning is
+            # moto's own (same text), so code tested against moto sees the same signal.
+            warnings.warn(FIFO_WITHOUT_DEDUPLICATION, stacklevel=2)
+            log.warning("rule %s: %s (%s)", rule.name, FIFO_WITHOUT_DEDUPLICATION, target["Arn"])
+            return
         sqs.send_message(queue_name=arn.resource_id, message_body=payload, group_id=group_id)
     else:
         logs = logs_backends[arn.account][arn.region]
@@ -131,6 +139,16 @@ def _deliver(rule: Rule, target: dict[str, Any], event: dict[str, Any], transfor
         logs.create_log_stream(group, stream)
         now_ms = int(datetime.now(UTC).timestamp() * 1000)
         logs.put_log_events(group, stream, [{"timestamp": now_ms, "message": payload}])
+
+
+FIFO_WITHOUT_DEDUPLICATION = (
+    "To let EventBridge send messages to your SQS FIFO queue, you must enable content-based deduplication."
+)
+
+
+def _content_based_deduplication(sqs: Any, queue_name: str) -> bool:
+    attributes = sqs.get_queue_attributes(queue_name=queue_name, attribute_names=["ContentBasedDeduplication"])
+    return attributes.get("ContentBasedDeduplication") == "true"
 
 
 def _start_execution(rule: Rule, state_machine_arn: str, payload: str) -> None:

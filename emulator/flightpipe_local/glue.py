@@ -23,5 +23,6 @@ def install(ctx: StackContext) -> None:
 
 def shutdown(ctx: StackContext | None = None) -> None:
     """Kill the stack's running job processes (their runs end STOPPED) and wait briefly for crawl threads."""
-    glue_jobs.shutdown(ctx or context.current())
-    glue_crawler.shutdown()
+    ctx = ctx or context.current()
+    glue_jobs.shutdown(ctx)
+    glue_crawler.shutdown(ctx)

@@ -29,7 +29,9 @@ from moto.glue.models import FakeCrawl, FakeCrawler, GlueBackend
 from moto.glue.responses import GlueResponse
 from moto.s3.models import FakeKey, s3_backends
 
+from flightpipe_local import context
 from flightpipe_local.cloudwatch import put_log_lines
+from flightpipe_local.context import StackContext
 from flightpipe_local.glue_classifier import (
     CSV_INPUT_FORMAT,
     CSV_OUTPUT_FORMAT,
@@ -54,11 +56,14 @@ CRAWL_SECONDS_ENV = "FLIGHTPIPE_LOCAL_CRAWL_SECONDS"
 DEFAULT_CRAWL_SECONDS = 1.5
 # Pause in the STOPPING state after a crawl's work is done (Glue "finishes writing to the catalog").
 STOPPING_SECONDS = 0.05
+# After StopCrawler the crawler stays STOPPING at least this long: on AWS stopping a crawl takes a while, and
+# a GetCrawler right after StopCrawler sees STOPPING (Crawler.State: READY | RUNNING | STOPPING).
+STOP_REQUESTED_SECONDS = 0.5
 # The classifier only reads the head of each object (Glue samples, it doesn't read whole files).
 SAMPLE_BYTES = 1024 * 1024
 CRAWLER_LOG_GROUP = "/aws-glue/crawlers"
 
-_crawl_threads: list[threading.Thread] = []
+_crawl_threads: list[tuple[StackContext, threading.Thread]] = []  # each crawl's thread, with the stack it works for
 _registry_lock = threading.Lock()
 
 
@@ -410,9 +415,10 @@ def _start_crawler(self: FakeCrawler) -> None:
     crawl = LocalCrawl(self.name)
     crawl.minimum_seconds = minimum_seconds
     self.crawls.append(crawl)
-    thread = threading.Thread(target=_run_crawl, args=(self, crawl), name=f"crawl-{self.name}", daemon=True)
+    # the crawl works for the stack that received StartCrawler (its logs, its stop)
+    thread = context.StackThread(target=_run_crawl, args=(self, crawl), name=f"crawl-{self.name}", daemon=True)
     with _registry_lock:
-        _crawl_threads[:] = [t for t in _crawl_threads if t.is_alive()] + [thread]
+        _crawl_threads[:] = [(c, t) for c, t in _crawl_threads if t.is_alive()] + [(context.current(), thread)]
     thread.start()
 
 
@@ -439,13 +445,13 @@ def _run_crawl(crawler: FakeCrawler, crawl: LocalCrawl) -> None:
         crawl.error_message = str(exc)
         run.log("ERROR", str(exc))
         log.exception("crawler %s failed", crawler.name)
-    if final == "COMPLETED":
+    if final != "STOPPED":  # a failing crawl takes its time too: on AWS it fails minutes, not moments, after start
         _run_for_the_crawl_time(crawl)
     if crawl.cancel_requested:
         final = "STOPPED"
     crawl.summary = run.summary
     crawl.status = "STOPPING"
-    time.sleep(STOPPING_SECONDS)
+    time.sleep(STOP_REQUESTED_SECONDS if final == "STOPPED" else STOPPING_SECONDS)
     crawl.elapsed_seconds = time.monotonic() - crawl.started
     crawl.end_time = utcnow()
     s = run.summary
@@ -579,9 +585,9 @@ def patches() -> list[Patch]:
     ]
 
 
-def shutdown() -> None:
-    """Wait briefly for crawl threads."""
+def shutdown(ctx: StackContext) -> None:
+    """Wait briefly for the stack's crawl threads."""
     with _registry_lock:
-        threads = list(_crawl_threads)
+        threads = [thread for owner, thread in _crawl_threads if owner is ctx]
     for thread in threads:
         thread.join(timeout=5)

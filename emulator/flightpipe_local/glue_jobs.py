@@ -1,6 +1,7 @@
 """Glue jobs that run, on the local stack: a Glue Python shell job is its script run in Glue's Python runtime.
 
-`StartJobRun` returns a run in STARTING at once, as Glue does; a watcher thread then prepares the run (Glue's
+`StartJobRun` returns a run in STARTING at once, as Glue does, and the run stays STARTING at least
+`STARTING_SECONDS` (Glue provisions it first); a watcher thread then prepares the run (Glue's
 Python 3.9 runtime from `glue_runtime.py`, the script downloaded from S3 — a missing script fails the run here,
 after STARTING, with Glue's error), runs the script as a subprocess (RUNNING) and records how it ended. The script
 gets the job's DefaultArguments merged with the run's Arguments and NonOverridableArguments as `--key value`, and
@@ -42,6 +43,10 @@ log = logging.getLogger("flightpipe_local.glue")
 
 # A job's Timeout is in minutes; tests shrink the minute to check TIMEOUT quickly.
 SECONDS_PER_TIMEOUT_MINUTE = 60.0
+# A run stays STARTING at least this long, even one that fails at once (its script missing): Glue provisions
+# the run's capacity before it reads the script, so a GetJobRun right after StartJobRun sees STARTING and the
+# run holds its MaxConcurrentRuns slot meanwhile ("AWS Glue job run statuses"; ExecutionProperty).
+STARTING_SECONDS = 0.5
 # How often a job's watcher checks for exit/stop/timeout and ships new output to CloudWatch Logs.
 JOB_POLL_SECONDS = 0.05
 JOB_SITE_DIR = Path(__file__).resolve().parent / "glue_runtimes" / "site"
@@ -215,6 +220,8 @@ def _start_process(run: LocalJobRun) -> None:
     run.run_dir.mkdir(parents=True, exist_ok=True)
     for group in (JOB_OUTPUT_LOG_GROUP, JOB_ERROR_LOG_GROUP):
         put_log_lines(run.job.backend, group, run.job_run_id, [])  # streams exist from the start
+    while not run.stop_requested and (left := run.started + STARTING_SECONDS - time.monotonic()) > 0:
+        time.sleep(min(left, JOB_POLL_SECONDS))
     try:
         runtime = glue_runtime.resolve()
         script = _fetch_script(run)

@@ -309,7 +309,7 @@ class Snapshots:
         with self._lock, shut as idle:
             if not idle and not last:
                 return False
-            _drain_cloudtrail()
+            _drain_cloudtrail(self.ctx)
             began = time.monotonic()
             generation = self.root / f"{time.time_ns():020d}"
             generation.mkdir(parents=True)
@@ -392,12 +392,12 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _drain_cloudtrail() -> None:
-    """Hand every recorded data event to EventBridge first, so the snapshot has the executions they start."""
+def _drain_cloudtrail(ctx: StackContext) -> None:
+    """Hand every data event the stack recorded to EventBridge first, so the snapshot has the executions they start."""
     from flightpipe_local import cloudtrail
 
     with contextlib.suppress(TimeoutError):
-        cloudtrail.drain(timeout=5)
+        cloudtrail.drain(timeout=5, ctx=ctx)
 
 
 # ---------------------------------------------------------------- after a restore

@@ -35,6 +35,7 @@ import importlib
 import re
 import threading
 import time
+import types
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -137,6 +138,22 @@ _ENGINE_MODULES = [
     "moto.stepfunctions.parser.asl.jsonata.jsonata",
 ]
 
+# Engine modules that start threads (the execution, its program, Parallel branches, Map iterations, callbacks,
+# state timeouts): loaded before patching, so that each one's threads work for the stack that started the execution.
+_THREAD_MODULES = [
+    "moto.stepfunctions.parser.backend.execution_worker",
+    "moto.stepfunctions.parser.asl.component.program.program",
+    "moto.stepfunctions.parser.asl.component.test_state.program.test_state_program",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.inline_iteration_component",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback",
+    "moto.stepfunctions.parser.asl.component.state.exec.execute_state",
+]
+# `threading` as those modules see it: the same, except that a Thread works for its creator's stack.
+_STACK_THREADING = types.ModuleType("threading", "threading, with Thread = context.StackThread")
+vars(_STACK_THREADING).update({k: v for k, v in vars(threading).items() if not k.startswith("__")})
+_STACK_THREADING.Thread = context.StackThread
+
 _clients_lock = threading.Lock()
 _session: boto3.Session | None = None  # one boto3 session: clients are built under _clients_lock
 _original_boto_client_for = boto_client.boto_client_for
@@ -148,6 +165,7 @@ def patches() -> list[Patch]:
     for name in _ENGINE_MODULES:
         importlib.import_module(name)
     return [
+        *_engine_threads_work_for_their_stack(),
         *imported_everywhere("moto.stepfunctions.parser", boto_client, "boto_client_for", local_boto_client_for),
         *imported_everywhere("moto.stepfunctions.parser", json_path, "extract_json", extract_json),
         Patch(
@@ -179,6 +197,19 @@ def patches() -> list[Patch]:
         Patch(ErrorEqualsDecl, "_eval_body", _error_equals),
         *stepfunctions_jsonata.patches(),
     ]
+
+
+def _engine_threads_work_for_their_stack() -> list[Patch]:
+    """The engine's threads start empty-handed (no context): their SDK calls would go to the first stack of the
+    process. They become `StackThread`s, so an execution's calls go to the stack that started it."""
+    found = []
+    for name in _THREAD_MODULES:
+        module = importlib.import_module(name)
+        if vars(module).get("threading") is threading:
+            found.append(Patch(module, "threading", _STACK_THREADING))
+        if vars(module).get("Thread") is threading.Thread:
+            found.append(Patch(module, "Thread", context.StackThread))
+    return found
 
 
 def install(ctx: StackContext) -> None:

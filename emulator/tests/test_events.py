@@ -137,6 +137,25 @@ def test_sqs_target_gets_the_event_json(aws):
     assert event["detail"] == detail and event["source"] == bus.source and ISO_TIME.match(event["time"])
 
 
+def test_fifo_queue_target_needs_content_based_deduplication(aws):
+    """EventBridge API reference, Target (SqsParameters): "If you specify an SQS FIFO queue as a target, the
+    queue must have content-based deduplication enabled": a FIFO queue without it gets nothing."""
+    bus = Bus(aws)
+    sqs = aws("sqs")
+    urls = {}
+    for name, attributes in (("plain", {}), ("dedup", {"ContentBasedDeduplication": "true"})):
+        url = sqs.create_queue(QueueName=unique(name) + ".fifo", Attributes={"FifoQueue": "true", **attributes})
+        urls[name] = url["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=urls[name], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bus._target(arn, SqsParameters={"MessageGroupId": "g"})
+    detail = {"n": uuid.uuid4().hex}
+    with pytest.warns(UserWarning, match="you must enable content-based deduplication"):
+        bus.put(detail)
+    assert bus.messages(urls["plain"]) == []
+    (body,) = bus.messages(urls["dedup"])
+    assert json.loads(body)["detail"] == detail
+
+
 def test_disabled_rule_does_not_fire(aws):
     disabled = Bus(aws, state="DISABLED")
     machine, queue = disabled.add_state_machine(), disabled.add_queue()

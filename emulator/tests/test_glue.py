@@ -353,6 +353,22 @@ def test_a_run_passes_starting_and_counts_against_max_concurrent_runs_until_it_e
     assert wait_for_run(client, job, client.start_job_run(JobName=job)["JobRunId"])["JobRunState"] == "FAILED"
 
 
+def test_a_run_is_starting_for_a_while_even_when_it_fails_at_once(aws):
+    """Glue provisions a run before it reads the script: a run whose job has no script is STARTING for a while
+    (and holds the job's single MaxConcurrentRuns slot), then FAILED ("AWS Glue job run statuses")."""
+    client = aws("glue")
+    job = unique("job")
+    client.create_job(Name=job, Role="arn:aws:iam::123456789012:role/glue", Command={"Name": "pythonshell"})
+    run_id = client.start_job_run(JobName=job)["JobRunId"]
+    time.sleep(glue_jobs.STARTING_SECONDS / 2)
+    assert client.get_job_run(JobName=job, RunId=run_id)["JobRun"]["JobRunState"] == "STARTING"
+    with pytest.raises(ClientError) as err:
+        client.start_job_run(JobName=job)
+    assert err.value.response["Error"]["Code"] == "ConcurrentRunsExceededException"
+    run = wait_for_run(client, job, run_id)
+    assert run["JobRunState"] == "FAILED" and "s3://" in run["ErrorMessage"]
+
+
 # ---- units --------------------------------------------------------------------------------------
 
 
@@ -457,6 +473,22 @@ def test_stop_crawler_ends_the_wait(lake, monkeypatch):
     lake.glue.start_crawler(Name=name)
     wait_until(lambda: lake.glue.get_crawler(Name=name)["Crawler"]["State"] == "RUNNING" or None)
     lake.glue.stop_crawler(Name=name)
+    crawler = wait_until(
+        lambda: (c := lake.glue.get_crawler(Name=name)["Crawler"])["State"] == "READY" and c or None, timeout=10
+    )
+    assert crawler["LastCrawl"]["Status"] == "CANCELLED"
+
+
+def test_a_failing_crawl_runs_until_it_is_stopped(lake, monkeypatch):
+    # On AWS a crawl whose database is missing fails long after StartCrawler, so it can still be stopped; after
+    # StopCrawler the crawler is STOPPING (AWS Glue API, StopCrawler; Crawler.State: READY | RUNNING | STOPPING).
+    monkeypatch.setenv(glue_crawler.CRAWL_SECONDS_ENV, "60")
+    name = lake.crawler(name=unique("orphan"), db="no_such_db")
+    lake.glue.start_crawler(Name=name)
+    time.sleep(0.3)  # the missing database is found at once; the crawl still runs
+    assert lake.glue.get_crawler(Name=name)["Crawler"]["State"] == "RUNNING"
+    lake.glue.stop_crawler(Name=name)
+    assert lake.glue.get_crawler(Name=name)["Crawler"]["State"] == "STOPPING"
     crawler = wait_until(
         lambda: (c := lake.glue.get_crawler(Name=name)["Crawler"])["State"] == "READY" and c or None, timeout=10
     )

@@ -1,5 +1,5 @@
 """Declared patches: checked before anything changes, applied by the first stack, reverted exactly by the last;
-two stacks in one process keep their own Data API and Glue job runs."""
+two stacks in one process keep their own Data API and Glue job runs, and their threads work for their own stack."""
 
 from __future__ import annotations
 
@@ -201,6 +201,65 @@ def test_two_stacks_in_one_process_keep_their_own_data_api_and_job_runs(tmp_path
         stacks[0].stop()  # b keeps its Data API workers
         again = b["redshift-data"].execute_statement(Sql="SELECT 1", **target)["Id"]
         assert _wait_statement(b["redshift-data"], again)["Status"] == "FINISHED"
+    finally:
+        for stack in stacks:
+            stack.stop()
+
+
+def _client(stack: LocalStack, service: str):
+    return boto3.client(
+        service, endpoint_url=stack.endpoint, region_name="us-east-1",
+        aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106 - placeholders
+    )
+
+
+def test_executions_and_cloudtrail_deliveries_work_for_their_own_stack(tmp_path, local_stack):
+    """An execution started on stack b (by StartExecution, or by b's CloudTrail → EventBridge delivery) makes its
+    Glue call to b, not to the first stack of the process: the run's folder is under b's state folder."""
+    stacks = [LocalStack(tmp_path / name, free_port()).start() for name in ("a", "b")]
+    try:
+        services = ("s3", "glue", "stepfunctions", "cloudtrail", "events")
+        b = {service: _client(stacks[1], service) for service in services}
+        job = "two-stacks-threads-job"
+        b["glue"].create_job(
+            Name=job, Role="arn:aws:iam::123456789012:role/glue", Command={"Name": "pythonshell"},
+            ExecutionProperty={"MaxConcurrentRuns": 5},
+        )
+        run = {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun", "Parameters": {"JobName": job}}
+        definition = {"StartAt": "Run", "States": {"Run": {**run, "End": True}}}
+        machine = b["stepfunctions"].create_state_machine(
+            name="two-stacks-threads", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn",
+        )["stateMachineArn"]
+
+        def runs_under(root) -> int:
+            folder = root / "glue" / "jobs" / job
+            return len(list(folder.iterdir())) if folder.exists() else 0
+
+        def wait_for_runs(count: int) -> None:
+            deadline = time.monotonic() + 30
+            while runs_under(tmp_path / "b") < count:
+                assert time.monotonic() < deadline, f"runs under b: {runs_under(tmp_path / 'b')}, expected {count}"
+                time.sleep(0.05)
+
+        b["stepfunctions"].start_execution(stateMachineArn=machine)
+        wait_for_runs(1)
+
+        b["s3"].create_bucket(Bucket="two-stacks-threads")
+        b["cloudtrail"].create_trail(Name="two-stacks-threads", S3BucketName="two-stacks-threads")
+        b["cloudtrail"].put_event_selectors(
+            TrailName="two-stacks-threads",
+            EventSelectors=[{"ReadWriteType": "WriteOnly", "DataResources": [
+                {"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::two-stacks-threads/raw/"]},
+            ]}],
+        )
+        b["cloudtrail"].start_logging(Name="two-stacks-threads")
+        pattern = {"source": ["aws.s3"], "detail": {"requestParameters": {"bucketName": ["two-stacks-threads"]}}}
+        b["events"].put_rule(Name="two-stacks-threads", EventPattern=json.dumps(pattern), State="ENABLED")
+        b["events"].put_targets(Rule="two-stacks-threads", Targets=[{"Id": "sm", "Arn": machine}])
+        b["s3"].put_object(Bucket="two-stacks-threads", Key="raw/x.csv", Body=b"x")
+        wait_for_runs(2)
+
+        assert runs_under(tmp_path / "a") == 0 and runs_under(local_stack.ctx.state_dir) == 0
     finally:
         for stack in stacks:
             stack.stop()
