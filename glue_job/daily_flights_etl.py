@@ -687,7 +687,7 @@ def decide(db: Warehouse, glue, obj: SourceObject, load_id: str, rows: list[dict
     running = [r for r in rows if r["status"] == "RUNNING"]
     mine = [r for r in running if r["load_id"] == load_id]
     if loaded:
-        done = f"version {obj.version} was loaded by job run {loaded[0]['job_run_id']}"
+        done = f"version {obj.version} is {loaded[0]['status']} (job run {loaded[0]['job_run_id']})"
         if mine:
             finish(db, load_id, "SKIPPED", False, done)
         return Claim(obj, None, done)
@@ -735,6 +735,19 @@ def claim_is_abandoned(glue, owner: dict[str, Any], args: argparse.Namespace) ->
     if age >= args.claim_timeout_minutes:
         return f"run {owner['job_run_id']} is unknown to Glue and its claim is {age} minutes old"
     return ""
+
+
+def newer_version(s3, obj: SourceObject) -> str | None:
+    """The key's current version if it is no longer `obj` (a newer upload landed while this run read it)."""
+    if not obj.version_id:
+        return None
+    try:
+        current = s3.head_object(Bucket=obj.bucket, Key=obj.key).get("VersionId")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return None  # deleted since: the version read is still the last one uploaded
+        raise
+    return current if current and current != obj.version_id else None
 
 
 def finish(db: Warehouse, load_id: str, status: str, retryable: bool, error: str) -> None:
@@ -1292,6 +1305,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             + (f"; rejects in {day.rejects_location}" if day.rejects_location else ""))
         staged.append(day)
 
+    # A version that stopped being current while it was read is not loaded: the run started for the newer
+    # upload loads that one. S3's one-second LastModified cannot order uploads of the same second; this can.
+    for day in staged:
+        newer = newer_version(s3, day.obj)
+        if newer:
+            finish(db, day.load_id, "SUPERSEDED", False,
+                   f"not loaded: version {newer} became current while job run {args.run_id} read it")
+            log(f"{day.obj.day} {day.obj.uri}: superseded by version {newer} before the load")
     if staged:
         staging.finish()
         put_loads_manifest(s3, args, staged)
