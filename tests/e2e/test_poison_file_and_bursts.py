@@ -96,7 +96,7 @@ def test_a_burst_of_uploads_settles_and_every_version_has_one_ledger_row(chain, 
     began = time.monotonic()
     uploads = [(day, chain.upload(chain.key(day), bodies[day][i])) for day, i in order]
     uploaded_in = time.monotonic() - began
-    assert uploaded_in < 2.5, f"the uploads took {uploaded_in:.1f} s"
+    assert uploaded_in < 5, f"the uploads took {uploaded_in:.1f} s: not a burst"
 
     arns = [chain.wait_for_execution(upload, timeout=60) for _, upload in uploads]
     outcomes = [chain.finish(arn, timeout=BURST_SETTLE_SECONDS) for arn in arns]
