@@ -92,7 +92,9 @@ SQL = {
 -- Claim every candidate object version of one job run at once, as ONE BatchExecuteStatement (one
 -- transaction): a RUNNING ledger row for each version the ledger has not settled (loaded, being loaded,
 -- superseded, skipped or failed for good; only a FAILED row marked retryable lets a version be claimed
--- again). The job stages the candidates as one Parquet file and fills {claims_path} and {role_arn}
+-- again). Older versions of a candidate's key that no run has recorded come with status SUPERSEDED and
+-- their reason: they get their settled row in the same transaction, so every version seen has a row.
+-- The job stages the candidates as one Parquet file and fills {claims_path} and {role_arn}
 -- (validated; BatchExecuteStatement takes no bind parameters, so every value travels as data).
 -- LOCK serialises concurrent claims: without it two runs inserting at once fail one of them with
 -- Redshift's ERROR 1023 (serializable isolation violation; doc "LOCK").
@@ -105,7 +107,9 @@ CREATE TEMP TABLE claims_stage (
     source_last_modified TIMESTAMP,
     min_dep_delay INTEGER,
     job_name VARCHAR(255),
-    job_run_id VARCHAR(255)
+    job_run_id VARCHAR(255),
+    status VARCHAR(16),
+    error VARCHAR(4096)
 );
 COPY claims_stage FROM '{claims_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET;
 
@@ -113,11 +117,12 @@ LOCK airlines.load_ledger;
 
 INSERT INTO airlines.load_ledger (
     load_id, flight_date, source_bucket, source_key, source_version, source_last_modified,
-    status, min_dep_delay, job_name, job_run_id, started_at
+    status, retryable, error, min_dep_delay, job_name, job_run_id, started_at, finished_at
 )
 SELECT
     c.load_id, c.flight_date, c.source_bucket, c.source_key, c.source_version, c.source_last_modified,
-    'RUNNING', c.min_dep_delay, c.job_name, c.job_run_id, GETDATE()
+    c.status, CASE WHEN c.status = 'RUNNING' THEN NULL ELSE FALSE END, c.error,
+    c.min_dep_delay, c.job_name, c.job_run_id, GETDATE(), CASE WHEN c.status = 'RUNNING' THEN NULL ELSE GETDATE() END
 FROM claims_stage c
 WHERE NOT EXISTS (
     SELECT 1
@@ -128,7 +133,7 @@ WHERE NOT EXISTS (
       AND NOT (l.status = 'FAILED' AND l.retryable)
 );
 
--- The ledger rows that settle each candidate version, oldest first (the job reads this sub-statement's
+-- The ledger rows that settle each version claimed RUNNING, oldest first (the job reads this sub-statement's
 -- result). The owner of a version is its LOADED row, else the earliest RUNNING row (started_at, then
 -- load_id: every run elects the same one).
 SELECT
@@ -140,6 +145,7 @@ JOIN claims_stage c
  AND l.source_key = c.source_key
  AND l.source_version = c.source_version
 WHERE NOT (l.status = 'FAILED' AND l.retryable)
+  AND c.status = 'RUNNING'
 ORDER BY l.source_key, l.started_at, l.load_id;
 """,
     "ledger_finish.sql": """\
@@ -196,7 +202,9 @@ CREATE TEMP TABLE flights_stage (
 COPY flights_stage FROM '{flights_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET;
 
 -- The loads that go ahead: still RUNNING (nobody took the claim over) and not older than a version of
--- the same day that is already loaded (a late run never puts an old file back over a newer one).
+-- the same day that is already loaded (a late run never puts an old file back over a newer one). S3's
+-- LastModified has one-second resolution: on a tie, the version claimed later is the newer one (a run
+-- claims the version current when it looked), as in sql/checks/ledger_loaded_not_latest.sql.
 CREATE TEMP TABLE loads_applied (
     load_id VARCHAR(64),
     flight_date DATE,
@@ -216,7 +224,8 @@ WHERE l.status = 'RUNNING'
       FROM airlines.load_ledger newer
       WHERE newer.flight_date = l.flight_date
         AND newer.status = 'LOADED'
-        AND newer.source_last_modified > l.source_last_modified
+        AND (newer.source_last_modified > l.source_last_modified
+             OR (newer.source_last_modified = l.source_last_modified AND newer.started_at > l.started_at))
   );
 
 -- Replace the days: delete them, insert the staged rows that pass the threshold, resolving both airports.
@@ -290,7 +299,9 @@ SELECT source_key
 FROM (
     SELECT
         source_key, status, retryable,
-        ROW_NUMBER() OVER (PARTITION BY source_key ORDER BY started_at DESC, load_id DESC) AS newest
+        -- a version recorded as SUPERSEDED in a claim is never newer than the version claimed with it
+        ROW_NUMBER() OVER (PARTITION BY source_key ORDER BY started_at DESC,
+                           CASE WHEN status = 'SUPERSEDED' THEN 0 ELSE 1 END DESC, load_id DESC) AS newest
     FROM airlines.load_ledger
     WHERE source_bucket = :bucket
 ) ledger
@@ -584,6 +595,26 @@ def current_objects(s3, keys: list[str], args: argparse.Namespace) -> list[Sourc
     return sorted(found, key=lambda o: o.day)
 
 
+def older_versions(s3, obj: SourceObject) -> list[SourceObject]:
+    """The versions of obj's key stored before obj, newest first: in a burst of uploads a run finds a newer
+    version current, and these get their own ledger row (SUPERSEDED) instead of none. S3 lists a key's
+    versions most recently stored first ("Retrieving object versions", Amazon S3 user guide)."""
+    if not obj.version_id:
+        return []
+    older, seen = [], False
+    pages = s3.get_paginator("list_object_versions").paginate(Bucket=obj.bucket, Prefix=obj.key)
+    for page in pages:
+        for version in page.get("Versions", []):
+            if version["Key"] != obj.key:
+                continue
+            if seen:
+                older.append(dataclasses.replace(
+                    obj, version_id=version["VersionId"], etag=version["ETag"].strip('"'),
+                    last_modified=version["LastModified"], size=version["Size"]))
+            seen = seen or version["VersionId"] == obj.version_id
+    return older
+
+
 # ---- claiming --------------------------------------------------------------------------------------------
 
 
@@ -598,15 +629,18 @@ class Claim:
 CLAIM_ROUNDS = 3  # a round takes over abandoned claims; the next claims their versions again
 
 
-def claim_all(db: Warehouse, s3, glue, objects: list[SourceObject], args: argparse.Namespace) -> list[Claim]:
-    """Claim every version of `objects` in one transaction; take over claims whose run has ended."""
+def claim_all(db: Warehouse, s3, glue, objects: list[SourceObject], args: argparse.Namespace,
+              superseded: list[tuple[SourceObject, str]] = ()) -> list[Claim]:
+    """Claim every version of `objects` in one transaction; take over claims whose run has ended. The
+    `superseded` versions (with why) get a SUPERSEDED row in the same transaction if no run recorded them."""
     decided: dict[str, Claim] = {}
     pending = list(objects)
     for round_number in range(CLAIM_ROUNDS):
         if not pending:
             break
         load_ids = {obj.key: uuid.uuid4().hex for obj in pending}
-        rows = claim_batch(db, s3, args, pending, load_ids, round_number)
+        rows = claim_batch(db, s3, args, pending, load_ids, round_number,
+                           list(superseded) if round_number == 0 else [])
         retry = []
         for obj in pending:
             mine = load_ids[obj.key]
@@ -623,18 +657,25 @@ def claim_all(db: Warehouse, s3, glue, objects: list[SourceObject], args: argpar
 
 
 def claim_batch(db: Warehouse, s3, args: argparse.Namespace, objects: list[SourceObject],
-                load_ids: dict[str, str], round_number: int) -> list[dict[str, Any]]:
-    """Stage the candidates as Parquet and run sql/ledger_claim.sql; the ledger rows of every candidate."""
+                load_ids: dict[str, str], round_number: int,
+                superseded: list[tuple[SourceObject, str]] = ()) -> list[dict[str, Any]]:
+    """Stage the candidates as Parquet and run sql/ledger_claim.sql; the ledger rows of every candidate
+    claimed RUNNING."""
+    rows = [(o, load_ids[o.key], "RUNNING", None) for o in objects]
+    rows += [(o, uuid.uuid4().hex, "SUPERSEDED", why) for o, why in superseded]
     table = pa.table({
-        "load_id": pa.array([load_ids[o.key] for o in objects], pa.string()),
-        "flight_date": pa.array([o.day for o in objects], pa.date32()),
-        "source_bucket": pa.array([o.bucket for o in objects], pa.string()),
-        "source_key": pa.array([o.key for o in objects], pa.string()),
-        "source_version": pa.array([o.version for o in objects], pa.string()),
-        "source_last_modified": pa.array([o.last_modified.replace(tzinfo=None) for o in objects], pa.timestamp("us")),
-        "min_dep_delay": pa.array([args.min_dep_delay] * len(objects), pa.int32()),
-        "job_name": pa.array([args.job_name] * len(objects), pa.string()),
-        "job_run_id": pa.array([args.run_id] * len(objects), pa.string()),
+        "load_id": pa.array([r[1] for r in rows], pa.string()),
+        "flight_date": pa.array([r[0].day for r in rows], pa.date32()),
+        "source_bucket": pa.array([r[0].bucket for r in rows], pa.string()),
+        "source_key": pa.array([r[0].key for r in rows], pa.string()),
+        "source_version": pa.array([r[0].version for r in rows], pa.string()),
+        "source_last_modified": pa.array([r[0].last_modified.replace(tzinfo=None) for r in rows],
+                                         pa.timestamp("us")),
+        "min_dep_delay": pa.array([args.min_dep_delay] * len(rows), pa.int32()),
+        "job_name": pa.array([args.job_name] * len(rows), pa.string()),
+        "job_run_id": pa.array([args.run_id] * len(rows), pa.string()),
+        "status": pa.array([r[2] for r in rows], pa.string()),
+        "error": pa.array([r[3] for r in rows], pa.string()),
     })
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
@@ -657,9 +698,10 @@ def decide(db: Warehouse, glue, obj: SourceObject, load_id: str, rows: list[dict
     running = [r for r in rows if r["status"] == "RUNNING"]
     mine = [r for r in running if r["load_id"] == load_id]
     if loaded:
+        done = f"version {obj.version} is {loaded[0]['status']} (job run {loaded[0]['job_run_id']})"
         if mine:
-            finish(db, load_id, "SKIPPED", False, f"already loaded by job run {loaded[0]['job_run_id']}")
-        return Claim(obj, None, f"already loaded by job run {loaded[0]['job_run_id']}")
+            finish(db, load_id, "SKIPPED", False, done)
+        return Claim(obj, None, done)
     if running and running[0]["load_id"] == load_id:
         return Claim(obj, load_id)
     if mine:  # two runs raced; the earliest claim wins and ours steps aside
@@ -672,7 +714,7 @@ def decide(db: Warehouse, glue, obj: SourceObject, load_id: str, rows: list[dict
     owner = running[0]
     dead = claim_is_abandoned(glue, owner, args)
     if not dead:
-        return Claim(obj, None, f"being loaded by job run {owner['job_run_id']}")
+        return Claim(obj, None, f"version {obj.version} is being loaded by job run {owner['job_run_id']}")
     log(f"{obj.uri}: taking over the claim of job run {owner['job_run_id']} ({dead})")
     finish(db, owner["load_id"], "FAILED", True, f"abandoned: {dead}; taken over by job run {args.run_id}")
     return None
@@ -706,6 +748,19 @@ def claim_is_abandoned(glue, owner: dict[str, Any], args: argparse.Namespace) ->
     return ""
 
 
+def newer_version(s3, obj: SourceObject) -> str | None:
+    """The key's current version if it is no longer `obj` (a newer upload landed while this run read it)."""
+    if not obj.version_id:
+        return None
+    try:
+        current = s3.head_object(Bucket=obj.bucket, Key=obj.key).get("VersionId")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return None  # deleted since: the version read is still the last one uploaded
+        raise
+    return current if current and current != obj.version_id else None
+
+
 def finish(db: Warehouse, load_id: str, status: str, retryable: bool, error: str) -> None:
     db.execute(
         SQL["ledger_finish.sql"], f"mark load {load_id} {status}", load_id=load_id, status=status,
@@ -723,6 +778,11 @@ def column_order(head: bytes, uri: str) -> list[int]:
         raise BadFile(f"{uri}: the file is empty (0 bytes)")
     head = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
     end = head.find(b"\n")
+    if end < 0 and b"\r" in head:
+        # CR-only line endings (classic Mac OS): the warehouse's loader (COPY) and this job's line numbers end
+        # a row at a line feed, so the file is refused whole, saying how to fix it.
+        raise BadFile(f"{uri}: its lines end with a carriage return only (CR): save it with LF or CRLF line "
+                      "endings and upload it again")
     if end < 0 and len(head) >= HEADER_PEEK_BYTES:
         raise BadFile(f"{uri}: not a CSV file: no line break in the first {HEADER_PEEK_BYTES} bytes")
     line = head[: end if end >= 0 else len(head)].rstrip(b"\r")
@@ -1376,9 +1436,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     errors: list[str] = []
     claims = []
     objects = current_objects(s3, candidate_keys(db, glue, args), args)
-    for got in claim_all(db, s3, glue, objects, args) if objects else []:
+    superseded = [(earlier, f"not loaded: version {obj.version} was current when job run {args.run_id} looked")
+                  for obj in objects for earlier in older_versions(s3, obj)]
+    for got in claim_all(db, s3, glue, objects, args, superseded) if objects else []:
         obj = got.obj
         log(f"{obj.day} {obj.uri}: " + ("claimed as load " + got.load_id if got.load_id else got.note))
+        if not got.load_id and obj.key == args.object_key and not got.failed_before:
+            log(f"nothing new to load for {obj.key}: {got.note}")
         if got.load_id:
             claims.append(got)
         elif got.failed_before and obj.key == args.object_key:
@@ -1405,6 +1469,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             + (f"; rejects in {day.rejects_location}" if day.rejects_location else ""))
         staged.append(day)
 
+    # A version that stopped being current while it was read is not loaded: the run started for the newer
+    # upload loads that one. S3's one-second LastModified cannot order uploads of the same second; this can.
+    for day in staged:
+        newer = newer_version(s3, day.obj)
+        if newer:
+            finish(db, day.load_id, "SUPERSEDED", False,
+                   f"not loaded: version {newer} became current while job run {args.run_id} read it")
+            log(f"{day.obj.day} {day.obj.uri}: superseded by version {newer} before the load")
     if staged:
         staging.finish()
         put_loads_manifest(s3, args, staged)

@@ -5,7 +5,9 @@ SELECT source_key
 FROM (
     SELECT
         source_key, status, retryable,
-        ROW_NUMBER() OVER (PARTITION BY source_key ORDER BY started_at DESC, load_id DESC) AS newest
+        -- a version recorded as SUPERSEDED in a claim is never newer than the version claimed with it
+        ROW_NUMBER() OVER (PARTITION BY source_key ORDER BY started_at DESC,
+                           CASE WHEN status = 'SUPERSEDED' THEN 0 ELSE 1 END DESC, load_id DESC) AS newest
     FROM airlines.load_ledger
     WHERE source_bucket = :bucket
 ) ledger

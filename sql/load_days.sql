@@ -31,7 +31,9 @@ CREATE TEMP TABLE flights_stage (
 COPY flights_stage FROM '{flights_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET;
 
 -- The loads that go ahead: still RUNNING (nobody took the claim over) and not older than a version of
--- the same day that is already loaded (a late run never puts an old file back over a newer one).
+-- the same day that is already loaded (a late run never puts an old file back over a newer one). S3's
+-- LastModified has one-second resolution: on a tie, the version claimed later is the newer one (a run
+-- claims the version current when it looked), as in sql/checks/ledger_loaded_not_latest.sql.
 CREATE TEMP TABLE loads_applied (
     load_id VARCHAR(64),
     flight_date DATE,
@@ -51,7 +53,8 @@ WHERE l.status = 'RUNNING'
       FROM airlines.load_ledger newer
       WHERE newer.flight_date = l.flight_date
         AND newer.status = 'LOADED'
-        AND newer.source_last_modified > l.source_last_modified
+        AND (newer.source_last_modified > l.source_last_modified
+             OR (newer.source_last_modified = l.source_last_modified AND newer.started_at > l.started_at))
   );
 
 -- Replace the days: delete them, insert the staged rows that pass the threshold, resolving both airports.

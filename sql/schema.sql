@@ -34,8 +34,8 @@ SORTKEY (flight_date);
 
 -- The load ledger: one row per attempt to load one version of one day's file. It is the job's bookmark
 -- (which object versions are loaded or being loaded) and the audit trail (what happened, with counts).
---   status: RUNNING (claimed by job_run_id), LOADED (its rows are the day's facts), SUPERSEDED (was
---           LOADED, a newer version of the day replaced it), FAILED (error says why; retryable = a later
+--   status: RUNNING (claimed by job_run_id), LOADED (its rows are the day's facts), SUPERSEDED (a newer
+--           version of the day replaced it after its load, or was current when a run looked: not loaded), FAILED (error says why; retryable = a later
 --           run may try the same version again), SKIPPED (nothing to do: lost a claim race, or an older
 --           version than the one already loaded).
 --   source_version: the S3 VersionId, or 'etag:' + ETag when the bucket is not versioned.

@@ -10,6 +10,7 @@ Also adds what moto lacks: `UpdateCrawler`, `GetCrawlerMetrics`.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -250,7 +251,15 @@ class CrawlRun:
             self.log("WARN", f"Skipping empty object {uri}: classification UNKNOWN")
             return None
         head = _read_head(key, SAMPLE_BYTES)
-        schema = classify_csv(head, truncated=key.size > len(head))
+        try:
+            schema = classify_csv(head, truncated=key.size > len(head))
+        except csv.Error as exc:
+            # A file no classifier can read scores certainty 0.0: Glue gives it classification UNKNOWN and
+            # the crawl goes on ("Defining and managing classifiers", AWS Glue developer guide). One such file
+            # (e.g. CR-only line endings: one line with a carriage return inside) never fails the crawl.
+            self.summary.files_skipped += 1
+            self.log("WARN", f"Skipping {uri}: cannot be read as CSV ({exc}), classification UNKNOWN")
+            return None
         if schema is None:
             self.summary.files_skipped += 1
             self.log("WARN", f"Skipping {uri}: not recognised as CSV, classification UNKNOWN")

@@ -191,6 +191,25 @@ def test_unpartitioned_folder_and_unreadable_objects(lake, aws):
     assert metrics["TablesCreated"] == 1
 
 
+def test_a_file_no_classifier_can_read_is_unknown_and_the_crawl_succeeds(lake, aws):
+    # CR-only line endings: read line by line the whole file is one line holding carriage returns, which
+    # the CSV reader refuses. Glue gives such a file classification UNKNOWN and goes on ("Defining and
+    # managing classifiers"): the other days are catalogued and the crawl SUCCEEDED.
+    sample = SAMPLE.read_text()
+    lake.put("flights/date=2024-01-01/flights.csv", sample)
+    lake.put("flights/date=2024-01-02/flights.csv", sample.replace("\n", "\r"))
+    lake.put("flights/date=2024-01-03/flights.csv", sample)
+    name = lake.crawler()
+    run_crawler(lake.glue, name)
+    last = lake.glue.get_crawler(Name=name)["Crawler"]["LastCrawl"]
+    assert last["Status"] == "SUCCEEDED" and "ErrorMessage" not in last, last
+    parts = lake.glue.get_partitions(DatabaseName=lake.db, TableName="flights")["Partitions"]
+    assert sorted(p["Values"][0] for p in parts) == ["2024-01-01", "2024-01-03"]
+    events = aws("logs").get_log_events(logGroupName="/aws-glue/crawlers", logStreamName=name)["events"]
+    skipped = [e["message"] for e in events if "date=2024-01-02/flights.csv" in e["message"]]
+    assert len(skipped) == 1 and "UNKNOWN" in skipped[0] and "WARN" in skipped[0], skipped
+
+
 def test_double_start_and_missing_database(lake, monkeypatch):
     monkeypatch.setattr(glue_crawler, "STOPPING_SECONDS", 0.3)
     lake.put("flights/date=2024-01-01/flights.csv", SAMPLE.read_text())
