@@ -134,8 +134,8 @@ def test_an_egg_is_refused_on_python_39(job_with_libraries, aws):
 
 
 def test_a_wheel_is_installed_once_per_content(tmp_path, monkeypatch):
+    python = glue_runtime.resolve().python  # before the cache moves: the runtime itself stays where it is
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    python = glue_runtime.resolve().python
     wheel = tmp_path / WHEEL
     wheel.write_bytes(make_wheel(7))
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
