@@ -48,8 +48,8 @@ def make_wheel(value: int, requires: tuple[str, ...] = ()) -> bytes:
     files["demo_lib-1.0.dist-info/RECORD"] = ("\n".join(record) + "\ndemo_lib-1.0.dist-info/RECORD,,\n").encode()
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as whl:
-        for name, body in files.items():
-            whl.writestr(name, body)
+        for name, body in files.items():  # fixed timestamps: the same content gives the same bytes (one install)
+            whl.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), body)
     return out.getvalue()
 
 
