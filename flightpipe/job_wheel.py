@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -60,7 +61,8 @@ def build() -> Path:
     if wheel.exists():
         return wheel
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / ".lock", "w") as lock:  # one build at a time: pip builds inside glue_job/
+    # One build at a time on this machine, whatever the cache: pip builds inside glue_job/ (its build/ folder).
+    with open(Path(tempfile.gettempdir()) / "flightpipe-job-wheel.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if wheel.exists():
             return wheel
