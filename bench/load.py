@@ -23,6 +23,7 @@ import boto3
 import duckdb
 
 from bench.stack import Stack
+from flightpipe import job_wheel
 from flightpipe.config import PROJECT_ROOT
 from flightpipe.samples import write_resampled_day
 from flightpipe_local import context, glue_runtime
@@ -97,8 +98,10 @@ class LoadBench:
         argv = self.stack.job_argv(raw_bucket=self.bucket, object_key=key,
                                    run_id=f"jr_bench_{time.monotonic_ns()}")
         # The job runs where Glue runs it: Glue's Python shell 3.9 runtime, with the environment the local Glue
-        # gives job scripts (the stack's endpoint; older botocore needs the shim that honours AWS_ENDPOINT_URL).
-        python, env = glue_runtime.resolve().python, job_environment(context.current(), "bench")
+        # gives job scripts (the stack's endpoint; older botocore needs the shim that honours AWS_ENDPOINT_URL)
+        # and the job's wheel on its path, as --extra-py-files gives it.
+        python = glue_runtime.resolve().python
+        env = job_environment(context.current(), "bench", [job_wheel.build()])
         command = [str(python), "-m", "bench.job_driver", str(result), str(JOB_SCRIPT), "--", *argv]
         if profile:  # pyinstrument is not part of Glue's runtime: profiles run on this interpreter
             python, env = sys.executable, os.environ.copy()

@@ -30,6 +30,9 @@ class Names:
     raw_prefix: str = "raw/flights/"  # date=YYYY-MM-DD/flights.csv lands here
     dim_key: str = "dim/airports.csv"
     script_key: str = "glue/scripts/daily_flights_etl.py"
+    # The job's library, passed with --extra-py-files: pip installs a wheel only under its own file name
+    # (<name>-<version>-<tags>.whl), so the key ends with it (flightpipe.job_wheel builds it; a test checks).
+    job_wheel_key: str = "glue/scripts/flightpipe_job-0.1.0-py3-none-any.whl"
     staging_prefix: str = "staging/"
     rejects_prefix: str = "rejects/"
 

@@ -85,10 +85,11 @@ def glue_job_policy(names: Names, account: str) -> dict:
     arn, b = _arns(names, account), names.s3_arn(names.bucket)
     return _doc(
         {
+            # Glue reads the job's script and its --extra-py-files with the job's role.
             "Sid": "ReadRawDataAndScript",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-            "Resource": [f"{b}/{names.raw_prefix}*", f"{b}/{names.script_key}"],
+            "Resource": [f"{b}/{names.raw_prefix}*", f"{b}/{names.script_key}", f"{b}/{names.job_wheel_key}"],
         },
         {
             "Sid": "WriteStagingAndRejects",

@@ -17,6 +17,8 @@ import awswrangler as wr
 import boto3
 import pandas as pd
 
+from flightpipe_job.sql import split_statements  # the project's one statement splitter
+
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -108,16 +110,6 @@ def render_sql(name: str, **substitutions: str) -> str:
     if missing:
         raise KeyError(f"sql/{name} needs values for {missing}")
     return _PLACEHOLDER.sub(lambda m: substitutions[m.group(1)], text)
-
-
-def split_statements(script: str) -> list[str]:
-    """Split a SQL script on `;` at line ends, dropping comments-only chunks."""
-    statements = []
-    for chunk in re.split(r";\s*(?:\n|$)", script):
-        body = "\n".join(line for line in chunk.splitlines() if not line.strip().startswith("--")).strip()
-        if body:
-            statements.append(body)
-    return statements
 
 
 def _failed_sql(desc: dict[str, Any]) -> str:

@@ -33,8 +33,8 @@ the state machine (its execution name): Glue passes a Python shell job no JOB_RU
 calls itself `manual_<uuid>`.
 
 Raw files are never modified or deleted; staging files are deleted after each run.
-The SQL comes from the project's `sql/` folder, embedded below so this file runs on its own in Glue
-(a test checks the embedded copies equal the files).
+The SQL is the project's `sql/` folder, read at run time from the `flightpipe_job` wheel that the job definition
+passes with `--extra-py-files`.
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
+from flightpipe_job import sql
+
 COLUMNS = ("Carrier", "OriginAirportID", "DestAirportID", "DepDelay", "ArrDelay")
 # Delays outside these bounds (minutes) are data errors, not flights: a day early or two days late.
 DELAY_MIN, DELAY_MAX = -1440, 2880
@@ -84,233 +86,6 @@ RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
 # the failed one is rolled back whole, so it is retried (doc "Serializable isolation").
 SERIALIZABLE_CONFLICT = re.compile(r"\b1023\b|serializable isolation violation", re.IGNORECASE)
 CONFLICT_RETRIES = 5
-
-# ---- SQL (copies of sql/*.sql, checked by tests/pipeline/test_job_unit.py) --------------------------------
-# @@SQL-BEGIN@@
-SQL = {
-    "ledger_claim.sql": """\
--- Claim every candidate object version of one job run at once, as ONE BatchExecuteStatement (one
--- transaction): a RUNNING ledger row for each version the ledger has not settled (loaded, being loaded,
--- superseded, skipped or failed for good; only a FAILED row marked retryable lets a version be claimed
--- again). Older versions of a candidate's key that no run has recorded come with status SUPERSEDED and
--- their reason: they get their settled row in the same transaction, so every version seen has a row.
--- The job stages the candidates as one Parquet file and fills {claims_path} and {role_arn}
--- (validated; BatchExecuteStatement takes no bind parameters, so every value travels as data).
--- LOCK serialises concurrent claims: without it two runs inserting at once fail one of them with
--- Redshift's ERROR 1023 (serializable isolation violation; doc "LOCK").
-CREATE TEMP TABLE claims_stage (
-    load_id VARCHAR(64),
-    flight_date DATE,
-    source_bucket VARCHAR(63),
-    source_key VARCHAR(1024),
-    source_version VARCHAR(1024),
-    source_last_modified TIMESTAMP,
-    min_dep_delay INTEGER,
-    job_name VARCHAR(255),
-    job_run_id VARCHAR(255),
-    status VARCHAR(16),
-    error VARCHAR(4096)
-);
-COPY claims_stage FROM '{claims_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET;
-
-LOCK airlines.load_ledger;
-
-INSERT INTO airlines.load_ledger (
-    load_id, flight_date, source_bucket, source_key, source_version, source_last_modified,
-    status, retryable, error, min_dep_delay, job_name, job_run_id, started_at, finished_at
-)
-SELECT
-    c.load_id, c.flight_date, c.source_bucket, c.source_key, c.source_version, c.source_last_modified,
-    c.status, CASE WHEN c.status = 'RUNNING' THEN NULL ELSE FALSE END, c.error,
-    c.min_dep_delay, c.job_name, c.job_run_id, GETDATE(), CASE WHEN c.status = 'RUNNING' THEN NULL ELSE GETDATE() END
-FROM claims_stage c
-WHERE NOT EXISTS (
-    SELECT 1
-    FROM airlines.load_ledger l
-    WHERE l.source_bucket = c.source_bucket
-      AND l.source_key = c.source_key
-      AND l.source_version = c.source_version
-      AND NOT (l.status = 'FAILED' AND l.retryable)
-);
-
--- The ledger rows that settle each version claimed RUNNING, oldest first (the job reads this sub-statement's
--- result). The owner of a version is its LOADED row, else the earliest RUNNING row (started_at, then
--- load_id: every run elects the same one).
-SELECT
-    l.source_key, l.source_version, l.load_id, l.status, l.job_name, l.job_run_id, l.error,
-    DATEDIFF(minute, l.started_at, GETDATE()) AS age_minutes
-FROM airlines.load_ledger l
-JOIN claims_stage c
-  ON l.source_bucket = c.source_bucket
- AND l.source_key = c.source_key
- AND l.source_version = c.source_version
-WHERE NOT (l.status = 'FAILED' AND l.retryable)
-  AND c.status = 'RUNNING'
-ORDER BY l.source_key, l.started_at, l.load_id;
-""",
-    "ledger_finish.sql": """\
--- Close a RUNNING ledger row without loading it: FAILED (with the error and whether a later run may retry
--- the same version) or SKIPPED. Only a row still RUNNING changes, so a late writer cannot undo a result.
-UPDATE airlines.load_ledger
-SET status = :status,
-    retryable = CAST(:retryable AS BOOLEAN),
-    error = :error,
-    finished_at = GETDATE()
-WHERE load_id = :load_id
-  AND status = 'RUNNING';
-""",
-    "ledger_for_run.sql": """\
--- What one job run did, a row per object version it claimed.
-SELECT
-    load_id, flight_date, source_key, source_version, status,
-    rows_read, rows_loaded, rows_rejected, rows_filtered, rejects_location, error
-FROM airlines.load_ledger
-WHERE job_run_id = :job_run_id
-ORDER BY flight_date, started_at;
-""",
-    "load_days.sql": """\
--- Load the days claimed by one job run, as ONE BatchExecuteStatement: one transaction, all or nothing.
--- The job stages two sets of Parquet files and fills the placeholders {flights_path}, {loads_path} and
--- {role_arn} (validated S3 paths and ARN; COPY takes no bind parameters). Every other value travels as
--- data: load ids, counts and rejects location in the loads files, flight dates and the threshold in the
--- ledger rows the claim wrote. No REGION: Redshift refuses it for Parquet ("COPY from columnar data
--- formats", usage notes); the staging bucket is in the cluster's Region.
-LOCK airlines.load_ledger;
-LOCK airlines.daily_flights_fact;
-
--- One row per claimed object version: what the job read, rejected and filtered out of it.
-CREATE TEMP TABLE loads_stage (
-    load_id VARCHAR(64),
-    rows_read BIGINT,
-    rows_rejected BIGINT,
-    rows_filtered BIGINT,
-    rejects_location VARCHAR(1024)
-);
-COPY loads_stage FROM '{loads_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET;
-
--- The valid rows, airport ids still unresolved; same column order as the Parquet files.
-CREATE TEMP TABLE flights_stage (
-    flight_date DATE,
-    load_id VARCHAR(64),
-    source_line INTEGER,
-    carrier VARCHAR(10),
-    origin_airport_id BIGINT,
-    dest_airport_id BIGINT,
-    dep_delay BIGINT,
-    arr_delay BIGINT
-);
-COPY flights_stage FROM '{flights_path}' IAM_ROLE '{role_arn}' FORMAT AS PARQUET;
-
--- The loads that go ahead: still RUNNING (nobody took the claim over) and not older than a version of
--- the same day that is already loaded (a late run never puts an old file back over a newer one). S3's
--- LastModified has one-second resolution: on a tie, the version claimed later is the newer one (a run
--- claims the version current when it looked), as in sql/checks/ledger_loaded_not_latest.sql.
-CREATE TEMP TABLE loads_applied (
-    load_id VARCHAR(64),
-    flight_date DATE,
-    min_dep_delay INTEGER,
-    rows_read BIGINT,
-    rows_rejected BIGINT,
-    rows_filtered BIGINT,
-    rejects_location VARCHAR(1024)
-);
-INSERT INTO loads_applied
-SELECT s.load_id, l.flight_date, l.min_dep_delay, s.rows_read, s.rows_rejected, s.rows_filtered, s.rejects_location
-FROM loads_stage s
-JOIN airlines.load_ledger l ON l.load_id = s.load_id
-WHERE l.status = 'RUNNING'
-  AND NOT EXISTS (
-      SELECT 1
-      FROM airlines.load_ledger newer
-      WHERE newer.flight_date = l.flight_date
-        AND newer.status = 'LOADED'
-        AND (newer.source_last_modified > l.source_last_modified
-             OR (newer.source_last_modified = l.source_last_modified AND newer.started_at > l.started_at))
-  );
-
--- Replace the days: delete them, insert the staged rows that pass the threshold, resolving both airports.
-DELETE FROM airlines.daily_flights_fact
-USING loads_applied a
-WHERE daily_flights_fact.flight_date = a.flight_date;
-
-INSERT INTO airlines.daily_flights_fact (
-    carrier, dep_airport, arr_airport, dep_city, arr_city, dep_state, arr_state, dep_delay, arr_delay,
-    flight_date, load_id, source_line
-)
-SELECT
-    f.carrier, dep.name, arr.name, dep.city, arr.city, dep.state, arr.state, f.dep_delay, f.arr_delay,
-    a.flight_date, f.load_id, f.source_line
-FROM flights_stage f
-JOIN loads_applied a ON a.load_id = f.load_id
-JOIN airlines.airports_dim dep ON dep.airport_id = f.origin_airport_id
-JOIN airlines.airports_dim arr ON arr.airport_id = f.dest_airport_id
-WHERE f.dep_delay >= a.min_dep_delay;
-
--- Count what landed, per load, from the table itself (so the reconciliation check means something).
-CREATE TEMP TABLE loads_counted (
-    load_id VARCHAR(64),
-    rows_loaded BIGINT
-);
-INSERT INTO loads_counted
-SELECT a.load_id, COUNT(f.load_id)
-FROM loads_applied a
-LEFT JOIN airlines.daily_flights_fact f ON f.load_id = a.load_id
-GROUP BY a.load_id;
-
--- The previous LOADED version of each reloaded day is now superseded.
-UPDATE airlines.load_ledger
-SET status = 'SUPERSEDED'
-FROM loads_applied a
-WHERE load_ledger.flight_date = a.flight_date
-  AND load_ledger.status = 'LOADED'
-  AND load_ledger.load_id <> a.load_id;
-
-UPDATE airlines.load_ledger
-SET status = 'LOADED',
-    rows_read = a.rows_read,
-    rows_loaded = c.rows_loaded,
-    rows_rejected = a.rows_rejected,
-    rows_filtered = a.rows_filtered,
-    rejects_location = a.rejects_location,
-    error = NULL,
-    finished_at = GETDATE()
-FROM loads_applied a, loads_counted c
-WHERE load_ledger.load_id = a.load_id
-  AND c.load_id = a.load_id;
-
--- Claims of this run that did not go ahead: an older version than the one already loaded.
-UPDATE airlines.load_ledger
-SET status = 'SKIPPED',
-    rows_read = s.rows_read,
-    rows_rejected = s.rows_rejected,
-    rows_filtered = s.rows_filtered,
-    rejects_location = s.rejects_location,
-    error = 'not loaded: a newer version of this day is already loaded',
-    finished_at = GETDATE()
-FROM loads_stage s
-WHERE load_ledger.load_id = s.load_id
-  AND load_ledger.status = 'RUNNING';
-""",
-    "ledger_settled_keys.sql": """\
--- The daily files of a bucket whose newest ledger row is settled: loaded, superseded, skipped, or failed
--- for good. Discovery considers only the other catalogued days (new ones, retryable failures, claims that
--- may be abandoned) plus the object the run was started for, so a daily run does not look at every old day.
-SELECT source_key
-FROM (
-    SELECT
-        source_key, status, retryable,
-        -- a version recorded as SUPERSEDED in a claim is never newer than the version claimed with it
-        ROW_NUMBER() OVER (PARTITION BY source_key ORDER BY started_at DESC,
-                           CASE WHEN status = 'SUPERSEDED' THEN 0 ELSE 1 END DESC, load_id DESC) AS newest
-    FROM airlines.load_ledger
-    WHERE source_bucket = :bucket
-) ledger
-WHERE newest = 1
-  AND (status IN ('LOADED', 'SUPERSEDED', 'SKIPPED') OR (status = 'FAILED' AND NOT retryable));
-""",
-}
-# @@SQL-END@@
-
 
 class JobFailed(Exception):
     """The run fails; the message (one line) names the object(s) and the problem."""
@@ -491,16 +266,6 @@ def field_value(field: dict[str, Any]) -> Any:
     return None
 
 
-def split_statements(script: str) -> list[str]:
-    """Split a SQL script on `;` at line ends, dropping comment lines (the rule flightpipe.warehouse uses)."""
-    statements = []
-    for chunk in re.split(r";\s*(?:\n|$)", script):
-        body = "\n".join(line for line in chunk.splitlines() if not line.strip().startswith("--")).strip()
-        if body:
-            statements.append(body)
-    return statements
-
-
 # ---- finding the work ------------------------------------------------------------------------------------
 
 
@@ -557,7 +322,7 @@ def candidate_keys(db: Warehouse, glue, args: argparse.Namespace) -> list[str]:
     """The daily files this run considers: --object_key, and every catalogued day the ledger has not settled."""
     catalogued = catalogued_keys(glue, args)
     settled = {row["source_key"] for row in db.query(
-        SQL["ledger_settled_keys.sql"], "read the settled days", bucket=args.raw_bucket)}
+        sql.text("ledger_settled_keys.sql"), "read the settled days", bucket=args.raw_bucket)}
     keys = {key for key in catalogued if key not in settled}
     if args.object_key:
         keys.add(args.object_key)
@@ -763,7 +528,7 @@ def newer_version(s3, obj: SourceObject) -> str | None:
 
 def finish(db: Warehouse, load_id: str, status: str, retryable: bool, error: str) -> None:
     db.execute(
-        SQL["ledger_finish.sql"], f"mark load {load_id} {status}", load_id=load_id, status=status,
+        sql.text("ledger_finish.sql"), f"mark load {load_id} {status}", load_id=load_id, status=status,
         retryable=str(retryable).lower(), error=(error or status)[:2000],
     )
 
@@ -1399,7 +1164,7 @@ def fill_sql(name: str, **values: str) -> list[str]:
     for key, value in values.items():
         if not SQL_VALUES[key].fullmatch(value):
             raise JobFailed(f"refusing to format {key} {value!r} into SQL")
-    return split_statements(re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], SQL[name]))
+    return sql.split_statements(re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], sql.text(name)))
 
 
 def load_batch(args: argparse.Namespace) -> list[str]:
@@ -1492,7 +1257,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         finally:
             delete_prefix(s3, args.raw_bucket, f"{args.staging_prefix}{args.run_id}/")
 
-    ledger = db.query(SQL["ledger_for_run.sql"], "read this run's ledger rows", job_run_id=args.run_id)
+    ledger = db.query(sql.text("ledger_for_run.sql"), "read this run's ledger rows", job_run_id=args.run_id)
     for row in ledger:
         log(f"{row['flight_date']} {row['status']}: read {row['rows_read']}, loaded {row['rows_loaded']}, "
             f"rejected {row['rows_rejected']}, filtered {row['rows_filtered']}"

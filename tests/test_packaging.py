@@ -15,13 +15,34 @@ def normalise(requirement: str) -> str:
     return re.sub(r"\s+", "", requirement).lower()
 
 
+def local_distributions(pip_section: list[str]) -> dict[str, str]:
+    """The distributions environment.yml installs from this repository (`-e ./folder`): name -> folder."""
+    folders = [line.split("#")[0].removeprefix("-e").strip() for line in pip_section if line.startswith("-e")]
+    return {tomllib.loads((ROOT / folder / "pyproject.toml").read_text())["project"]["name"]: folder
+            for folder in folders}
+
+
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip_side = {normalise(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    local = local_distributions(pip_section)
+    # A dependency built in this repository (the job's library) is installed from its folder, not an index.
+    pip_side = {normalise(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]
+                if normalise(r) not in local}
     conda_side = {normalise(r) for r in pip_section if not r.startswith("-e")}
     assert conda_side == pip_side
+    assert {normalise(r) for r in project["dependencies"]} & local.keys() == {"flightpipe-job"}
+
+
+def test_make_setup_installs_every_local_distribution():
+    """`make setup` and environment.yml install the same folders: the core needs the job's library."""
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    setup_line = next(line for line in (ROOT / "Makefile").read_text().splitlines() if "pip install" in line
+                      and "-e ." in line.replace('"', ""))
+    for folder in local_distributions(pip_section).values():
+        assert f"-e {folder}" in setup_line.replace('"', "").replace("[dev]", ""), folder
 
 
 def test_the_core_does_not_depend_on_the_emulator():

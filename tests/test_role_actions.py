@@ -184,6 +184,16 @@ def test_the_glue_role_allows_each_call_of_the_job(call):
         assert allows(policies.glue_job_policy(NAMES, ACCOUNT), action, resource, context), (call, action, resource)
 
 
+
+def test_the_glue_role_reads_the_script_and_the_wheel_and_no_other_library():
+    """Glue fetches the script and each --extra-py-files object with the job's role before the script runs."""
+    policy = policies.glue_job_policy(NAMES, ACCOUNT)
+    for key in (NAMES.script_key, NAMES.job_wheel_key):
+        assert allows(policy, "s3:GetObject", NAMES.s3_arn(B, key)), key
+    other = NAMES.job_wheel_key.replace("flightpipe_job-", "other_library-")
+    assert not allows(policy, "s3:GetObject", NAMES.s3_arn(B, other))
+    assert not allows(policy, "s3:PutObject", NAMES.s3_arn(B, NAMES.job_wheel_key))
+
 # ---- the crawler (same role), Redshift's COPY, EventBridge --------------------------------------------------------
 
 # A crawler of an S3 target needs the Data Catalog part of AWSGlueServiceRole (AWS Glue developer guide, "Crawler

@@ -34,7 +34,7 @@ from moto.glue.models import FakeJob, FakeJobRun, GlueBackend
 from moto.glue.responses import GlueResponse
 from moto.s3.models import FakeKey, s3_backends
 
-from flightpipe_local import context, glue_runtime
+from flightpipe_local import context, glue_libraries, glue_runtime
 from flightpipe_local.cloudwatch import put_log_lines
 from flightpipe_local.context import StackContext
 from flightpipe_local.patches import Patch
@@ -160,9 +160,10 @@ def job_command_line(
 JOB_RUN_MARKER = "FLIGHTPIPE_LOCAL_JOB_RUN_ID"
 
 
-def job_environment(ctx: StackContext, run_id: str) -> dict[str, str]:
+def job_environment(ctx: StackContext, run_id: str, libraries: list[Path] = ()) -> dict[str, str]:
     """This process's environment minus every real AWS setting, plus the emulator's endpoint and
-    placeholder credentials, so boto3/awswrangler in the script talk to the local stack only."""
+    placeholder credentials, so boto3/awswrangler in the script talk to the local stack only; `libraries`
+    (the run's --extra-py-files) go on its path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env[JOB_RUN_MARKER] = run_id
     env.update(
@@ -173,7 +174,7 @@ def job_environment(ctx: StackContext, run_id: str) -> dict[str, str]:
         AWS_REGION=ctx.region,
         PYTHONUNBUFFERED="1",
         # Only the endpoint shim (older botocore ignores AWS_ENDPOINT_URL): nothing of this process's own path.
-        PYTHONPATH=str(JOB_SITE_DIR),
+        PYTHONPATH=os.pathsep.join(map(str, [JOB_SITE_DIR, *libraries])),
     )
     env.pop("PYTHONHOME", None)
     return env
@@ -192,6 +193,20 @@ def _fetch_script(run: LocalJobRun) -> Path:
     script = run.run_dir / Path(key_name).name
     script.write_bytes(key.value)
     return script
+
+
+def _fetch_libraries(run: LocalJobRun, python: str) -> glue_libraries.Libraries:
+    s3 = s3_backends[run.job.backend.account_id]["global"]
+
+    def read_object(bucket: str, key_name: str) -> bytes | None:
+        key = s3.buckets[bucket].keys.get(key_name) if bucket in s3.buckets else None
+        return key.value if isinstance(key, FakeKey) else None
+
+    try:
+        return glue_libraries.prepare(run.arguments or {}, read_object, run.run_dir, python)
+    except glue_libraries.LibraryFailed as exc:
+        (run.run_dir / "stderr.log").write_text(exc.detail + "\n")
+        raise
 
 
 def _launch(run: LocalJobRun) -> None:
@@ -225,6 +240,7 @@ def _start_process(run: LocalJobRun) -> None:
     try:
         runtime = glue_runtime.resolve()
         script = _fetch_script(run)
+        libraries = _fetch_libraries(run, runtime.python)
         command = (run.job.command or {}).get("Name", "pythonshell")
         argv = job_command_line(runtime.python, script, run.job_name, run.job_run_id, run.arguments or {}, command)
         if run.stop_requested:
@@ -232,13 +248,15 @@ def _start_process(run: LocalJobRun) -> None:
             return
         with open(run.run_dir / "stdout.log", "wb") as out, open(run.run_dir / "stderr.log", "wb") as err:
             out.write(runtime.banner.encode() + b"\n")  # the first line of the run's output log
+            out.write("".join(line + "\n" for line in libraries.log_lines).encode())  # then its --extra-py-files
             out.flush()
-            env = job_environment(ctx, run.job_run_id)
+            env = job_environment(ctx, run.job_run_id, libraries.paths)
             run.process = subprocess.Popen(
                 argv, cwd=run.run_dir, env=env, stdout=out, stderr=err, start_new_session=True
             )
     except Exception as exc:  # the run exists (it has an id) and fails after STARTING, as on AWS
-        (run.run_dir / "stderr.log").write_text(f"{exc}\n")
+        with open(run.run_dir / "stderr.log", "a") as err:
+            err.write(f"{exc}\n")
         _ship_job_logs(run, final=True)
         _finish(run, "FAILED", str(exc))
         return

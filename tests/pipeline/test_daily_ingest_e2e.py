@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -9,7 +10,7 @@ import boto3
 import pytest
 from test_job_stack import start_glue_job
 
-from flightpipe import statemachine
+from flightpipe import job_wheel, statemachine
 
 
 def event_for(bucket: str, key: str) -> str:
@@ -79,6 +80,11 @@ def test_an_upload_is_crawled_loaded_and_announced(pipeline, daily_ingest, nyc_d
     output = "\n".join(e["message"] for e in boto3.client("logs").get_log_events(
         logGroupName="/aws-glue/python-jobs/output", logStreamName=job_run_of(desc["executionArn"]))["events"])
     assert output.splitlines()[0].startswith("Glue runtime: Python 3.9.") and "pandas 1.4.2" in output
+    # The job ran from its wheel: the run installed exactly the built file (its name and SHA-256 in the log).
+    wheel = job_wheel.build()
+    assert output.splitlines()[1] == (f"--extra-py-files: installed {wheel.name} from "
+                                      f"s3://{pipeline.bucket}/scripts/{wheel.name} "
+                                      f"(sha256 {hashlib.sha256(wheel.read_bytes()).hexdigest()})")
 
 
 def test_a_bad_file_fails_the_execution_with_a_readable_message(pipeline, daily_ingest):

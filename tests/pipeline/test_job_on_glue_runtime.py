@@ -1,6 +1,7 @@
 """The job's unit tests again, on Glue's runtime: Python 3.9 with the analytics library set's versions.
 
-The runtime itself stays as Glue's; pytest comes from a folder beside it (glue_runtime.build_test_tools).
+The runtime itself stays as Glue's; pytest comes from a folder beside it (glue_runtime.build_test_tools), and the
+job's library from its built wheel, put on the path as a zip (so reading the SQL works from a zipped wheel too).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from flightpipe import job_wheel
 from flightpipe_local import glue_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,10 +27,14 @@ def test_job_unit_tests_pass_on_glue_python_39_runtime():
     venv = Path(runtime.python).parents[1]
     tools = glue_runtime.build_test_tools(venv)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON", "VIRTUAL_ENV"))}
-    env["PYTHONPATH"] = str(tools)
+    wheel = job_wheel.build()
+    env["PYTHONPATH"] = os.pathsep.join([str(tools), str(wheel)])
+    imported = subprocess.run([runtime.python, "-c", "import flightpipe_job.sql as m; print(m.__file__)"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert imported.stdout.strip() == str(wheel / "flightpipe_job" / "sql.py"), imported.stderr
     result = subprocess.run(
         [runtime.python, "-m", "pytest", "--noconftest", "-p", "no:cacheprovider", "-q",
-         "tests/pipeline/test_job_unit.py"],
+         "tests/pipeline/test_job_unit.py", "tests/pipeline/test_job_sql.py"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, f"{runtime.banner}\n{result.stdout[-4000:]}{result.stderr[-2000:]}"

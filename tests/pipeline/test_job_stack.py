@@ -14,6 +14,8 @@ import boto3
 import pandas as pd
 import pytest
 
+from flightpipe import job_wheel
+
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = sorted((ROOT / "sql" / "checks").glob("*.sql"))
 
@@ -191,9 +193,12 @@ def start_glue_job(pipeline, *extra: str, run_id: str) -> str:
     (what the state machine passes as --run_id); return the Glue run id."""
     glue, s3 = boto3.client("glue"), boto3.client("s3")
     s3.upload_file(str(ROOT / "glue_job" / "daily_flights_etl.py"), pipeline.bucket, "scripts/daily_flights_etl.py")
+    wheel = job_wheel.build()  # the job's library, passed as Glue passes it: --extra-py-files (notebook 06)
+    s3.upload_file(str(wheel), pipeline.bucket, f"scripts/{wheel.name}")
     name = f"daily_flights_etl_{pipeline.bucket[-10:]}"
     defaults = dict(zip(pipeline.args()[4::2], pipeline.args()[5::2], strict=True))  # everything but job name/run id
     defaults["--job_name"] = name
+    defaults["--extra-py-files"] = f"s3://{pipeline.bucket}/scripts/{wheel.name}"
     extra = (*extra, "--run_id", run_id)
     try:
         glue.create_job(

@@ -46,11 +46,6 @@ def scan(job, data: bytes, min_dep_delay: int = 60, multiline_quotes: str = "ref
     return counts, valid, rejected
 
 
-def test_embedded_sql_is_the_sql_folder(job):
-    for name, text in job.SQL.items():
-        assert text == (ROOT / "sql" / name).read_text(), name
-
-
 def test_reordered_header_with_bom_case_spaces_and_crlf_is_accepted(job):
     data = b'\xef\xbb\xbf ArrDelay ,"depdelay",CARRIER,OriginAirportID,DestAirportID\r\n5,61,AA,10397,12478\r\n'
     counts, valid, rejected = scan(job, data)
@@ -262,7 +257,7 @@ def test_the_load_batch_fills_only_validated_values_and_can_inject_a_failure(job
     statements = job.load_batch(args)
     text = "\n".join(statements)
     assert "s3://flights-bucket/staging/flights/jr_9/flights/" in text and "{" not in text
-    assert statements == job.split_statements(
+    assert statements == job.sql.split_statements(
         re.sub(r"\{\w+\}", lambda m: {"{flights_path}": "s3://flights-bucket/staging/flights/jr_9/flights/",
                                        "{loads_path}": "s3://flights-bucket/staging/flights/jr_9/loads/",
                                        "{role_arn}": "arn:aws:iam::000000000000:role/copy"}[m.group(0)],
