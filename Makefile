@@ -26,11 +26,11 @@ endif
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml emulator/pyproject.toml glue_job/pyproject.toml
+$(STAMP): pyproject.toml emulator/pyproject.toml
 	@test "$(PYTHON_OK)" = 1 || { echo "flightpipe needs Python 3.11+; $(PYTHON) is $(or $(PYTHON_VERSION),missing): make PYTHON=python3.11 ..."; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e "./emulator[dev]" -e ./glue_job -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e "./emulator[dev]" -e ".[dev]"
 	touch $(STAMP)
 
 # Glue's Python shell 3.9 runtime (the analytics library set's versions) that local job runs use: built once per
