@@ -53,18 +53,19 @@ lab: setup
 
 # Every test, the notebooks (nbval) included, each part printing its 15 slowest tests. The tests start their own
 # local stacks. The core suite runs on TEST_WORKERS pytest-xdist workers, each with its own stack (the tests of
-# one file that drive the provisioned chain stay together: tests/e2e/conftest.py). Most of the time is waiting
+# one tests/e2e/ file stay together: tests/conftest.py). Most of the time is waiting
 # on the chain (Step Functions Wait states, job processes), so more workers than cores pay. The three parts run
-# side by side, each one's output printed when it ends.
+# side by side, each one's output printed when it ends; the emulator's and the notebooks' (serial: nbval runs
+# the notebooks in order on one stack) end well before the core's.
 TEST_WORKERS ?= 4
 test: setup glue-runtime $(NODE_STAMP)
 	$(MAKE) --no-print-directory -j3 --output-sync=target test-core test-emulator test-notebooks
 
 test-core:
-	$(BIN)/python -m pytest tests --ignore=tests/browser -n $(TEST_WORKERS) --dist loadgroup --durations=15
+	$(BIN)/python -m pytest tests --ignore=tests/browser -n $(TEST_WORKERS) --dist loadscope --durations=15
 
 test-emulator:
-	cd emulator && ../$(BIN)/python -m pytest tests -n 2 --dist loadfile --durations=15
+	cd emulator && ../$(BIN)/python -m pytest tests --durations=15
 
 test-notebooks:
 	$(BIN)/python -m pytest --nbval $(NBVAL_NOTEBOOKS) --nbval-sanitize-with notebooks/sanitize.cfg --durations=15

@@ -1,9 +1,10 @@
-"""What every core test shares: a short local crawl, and the merge of the end-to-end figures when the suite runs
-on several pytest-xdist workers (`make test` runs `-n 4 --dist loadgroup`).
+"""What every core test shares: a short local crawl, and how the suite runs on several pytest-xdist workers
+(`make test` runs `-n 4 --dist loadscope`).
 
 Each xdist worker is a pytest session of its own, so it starts its own local stack (a free port, a state folder
-under its own basetemp) and provisions its own copy of the pipeline when it runs an end-to-end file; tests on
-different workers never share a stack.
+under its own basetemp) and provisions its own copy of the pipeline when it runs an end-to-end test; tests on
+different workers never share a stack. So the tests of one tests/e2e/ file go to one worker together (one
+provisioning serves them all); every other test is handed out on its own, to whichever worker is free.
 """
 
 from __future__ import annotations
@@ -19,6 +20,20 @@ import os
 os.environ.setdefault("FLIGHTPIPE_LOCAL_CRAWL_SECONDS", "0.5")
 
 _reliability_parts: list[dict] = []
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadscope` with our scopes: a tests/e2e/ file, or else the single test."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByEndToEndFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path.startswith("tests/e2e/") else nodeid
+
+    return ByEndToEndFile(config, log)
 
 
 def pytest_testnodedown(node, error):

