@@ -90,7 +90,7 @@ SUMMARY = re.compile(r"Daily files processed: (\d+) \((.*?)\)\. Rows read (\d+),
 def test_a_burst_of_uploads_settles_and_every_version_has_one_ledger_row(chain, day_rows, reliability,
                                                                          count_executions):
     # 12 uploads: 5 versions of one day, 4 of another, 3 of a third, each version different bytes.
-    versions = {"2013-10-01": 5, "2013-10-02": 4, "2013-10-03": 3}
+    versions = {"2013-11-04": 5, "2013-11-05": 4, "2013-11-06": 3}
     bodies = {day: [to_csv(day_rows(day).iloc[5 * i:]) for i in range(n)] for day, n in versions.items()}
     order = [(day, i) for i in range(max(versions.values())) for day in versions if i < versions[day]]
     began = time.monotonic()
