@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import boto3
 
-from flightpipe_job.errors import StatementFailed
+from flightpipe_job.errors import DataApiError
 from flightpipe_job.log import log
 
 # Redshift fails one of two conflicting transactions with ERROR 1023 ("Serializable isolation violation");
@@ -19,7 +19,7 @@ SERIALIZABLE_CONFLICT = re.compile(r"\b1023\b|serializable isolation violation",
 CONFLICT_RETRIES = 5
 
 
-class Warehouse:
+class DataApiClient:
     """Redshift Data API calls with a bounded wait: execute (with :name parameters), query, batch."""
 
     def __init__(self, args: argparse.Namespace):
@@ -44,9 +44,9 @@ class Warehouse:
             if desc["Status"] == "FINISHED":
                 return desc
             if desc["Status"] in ("FAILED", "ABORTED"):
-                raise StatementFailed(f"{what}: {desc['Status']}: {desc.get('Error', 'no error text')}")
+                raise DataApiError(f"{what}: {desc['Status']}: {desc.get('Error', 'no error text')}")
             if time.monotonic() > deadline:
-                raise StatementFailed(f"{what}: statement {statement_id} not finished after {self.timeout:.0f}s")
+                raise DataApiError(f"{what}: statement {statement_id} not finished after {self.timeout:.0f}s")
             delay = min(delay * 1.25, 2.0)
 
     def _retrying(self, submit: Callable[[], str], what: str) -> dict[str, Any]:
@@ -55,7 +55,7 @@ class Warehouse:
         for attempt in range(CONFLICT_RETRIES + 1):
             try:
                 return self._wait(submit(), what)
-            except StatementFailed as exc:
+            except DataApiError as exc:
                 if attempt == CONFLICT_RETRIES or not SERIALIZABLE_CONFLICT.search(str(exc)):
                     raise
                 pause = min(0.2 * 2**attempt, 5.0) * (0.5 + random.random())  # noqa: S311 - jitter, not crypto
