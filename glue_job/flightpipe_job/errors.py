@@ -16,4 +16,9 @@ class UnterminatedQuote(BadFile):
 
 
 class DataApiError(Exception):
-    """A Data API statement (or batch) FAILED, was ABORTED, or did not finish in time; the message says which."""
+    """A Data API statement (or batch) FAILED, was ABORTED, or did not finish in time; the message says which,
+    `desc` is its last DescribeStatement."""
+
+    def __init__(self, message: str, desc: dict | None = None):
+        super().__init__(message)
+        self.desc = desc or {}
