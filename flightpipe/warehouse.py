@@ -7,7 +7,6 @@ calls reach a real cluster/workgroup on `aws` and the embedded engine on `local`
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +16,8 @@ import awswrangler as wr
 import boto3
 import pandas as pd
 
+from flightpipe_job.data_api import wait_for_statement  # the project's one Data API wait
+from flightpipe_job.errors import DataApiError
 from flightpipe_job.sql import split_statements  # the project's one statement splitter
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
@@ -69,18 +70,14 @@ class Warehouse:
         )
 
     def _wait(self, statement_id: str) -> dict[str, Any]:
-        deadline = time.monotonic() + self.timeout
-        delay = 0.05
-        while True:
-            desc = self.client.describe_statement(Id=statement_id)
-            if desc["Status"] == "FINISHED":
-                return desc
-            if desc["Status"] in ("FAILED", "ABORTED"):
-                raise StatementFailed(f"{desc['Status']}: {desc.get('Error', '')} -- SQL: {_failed_sql(desc)[:300]}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"statement {statement_id} not finished after {self.timeout:.0f}s")
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+        try:
+            return wait_for_statement(self.client, statement_id, self.timeout, "statement")
+        except DataApiError as exc:
+            desc = exc.desc
+            if desc.get("Status") not in ("FAILED", "ABORTED"):
+                raise TimeoutError(str(exc)) from None
+            failed = f"{desc['Status']}: {desc.get('Error', '')} -- SQL: {_failed_sql(desc)[:300]}"
+            raise StatementFailed(failed) from None
 
     def run(self, sql: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
         """Run one statement (with `:name` parameters) and wait for it; return DescribeStatement."""

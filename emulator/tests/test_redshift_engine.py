@@ -12,7 +12,7 @@ import pytest
 from flightpipe_local.redshift.copy import parse_copy
 from flightpipe_local.redshift.database import Database
 from flightpipe_local.redshift.errors import EngineError
-from flightpipe_local.redshift.translate import split_statements
+from flightpipe_local.redshift.translate import top_level_statements
 
 DATA = Path(__file__).resolve().parents[2] / "data"  # the repository's airports and sample days
 SEED_DDL = (
@@ -261,9 +261,9 @@ def test_data_survives_a_new_warehouse_on_the_same_file(tmp_path):
     second.close()
 
 
-def test_split_statements_respects_quotes_and_comments():
+def test_top_level_statements_respect_quotes_and_comments():
     sql = "SELECT 'a;b'; -- c;\nSELECT 2;  ;"
-    assert split_statements(sql) == ["SELECT 'a;b'", "-- c;\nSELECT 2"]
+    assert top_level_statements(sql) == ["SELECT 'a;b'", "-- c;\nSELECT 2"]
 
 
 def test_catalog_api_for_the_data_api(wh):

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import boto3
 
-from flightpipe_job.errors import StatementFailed
+from flightpipe_job.errors import DataApiError
 from flightpipe_job.log import log
 
 # Redshift fails one of two conflicting transactions with ERROR 1023 ("Serializable isolation violation");
@@ -19,7 +19,7 @@ SERIALIZABLE_CONFLICT = re.compile(r"\b1023\b|serializable isolation violation",
 CONFLICT_RETRIES = 5
 
 
-class Warehouse:
+class DataApiClient:
     """Redshift Data API calls with a bounded wait: execute (with :name parameters), query, batch."""
 
     def __init__(self, args: argparse.Namespace):
@@ -35,27 +35,13 @@ class Warehouse:
         elif args.redshift_db_user:
             self.target["DbUser"] = args.redshift_db_user
 
-    def _wait(self, statement_id: str, what: str) -> dict[str, Any]:
-        deadline = time.monotonic() + self.timeout
-        delay = 0.005  # most statements take milliseconds: look early, then back off to one look per 2 s
-        while True:
-            time.sleep(delay)
-            desc = self.client.describe_statement(Id=statement_id)
-            if desc["Status"] == "FINISHED":
-                return desc
-            if desc["Status"] in ("FAILED", "ABORTED"):
-                raise StatementFailed(f"{what}: {desc['Status']}: {desc.get('Error', 'no error text')}")
-            if time.monotonic() > deadline:
-                raise StatementFailed(f"{what}: statement {statement_id} not finished after {self.timeout:.0f}s")
-            delay = min(delay * 1.25, 2.0)
-
     def _retrying(self, submit: Callable[[], str], what: str) -> dict[str, Any]:
         """Submit and wait; a transaction that lost a serializable conflict (ERROR 1023) is submitted again
         after a growing, jittered pause (it was rolled back whole, so running it again is safe)."""
         for attempt in range(CONFLICT_RETRIES + 1):
             try:
-                return self._wait(submit(), what)
-            except StatementFailed as exc:
+                return wait_for_statement(self.client, submit(), self.timeout, what)
+            except DataApiError as exc:
                 if attempt == CONFLICT_RETRIES or not SERIALIZABLE_CONFLICT.search(str(exc)):
                     raise
                 pause = min(0.2 * 2**attempt, 5.0) * (0.5 + random.random())  # noqa: S311 - jitter, not crypto
@@ -88,6 +74,24 @@ class Warehouse:
     def batch(self, sqls: list[str], what: str) -> dict[str, Any]:
         """All statements in one transaction: BatchExecuteStatement commits all or none."""
         return self._retrying(lambda: self.client.batch_execute_statement(Sqls=sqls, **self.target)["Id"], what)
+
+
+def wait_for_statement(client, statement_id: str, timeout: float, what: str) -> dict[str, Any]:
+    """DescribeStatement of a statement (or batch) once it is FINISHED; DataApiError, carrying the last
+    description, once it FAILED or was ABORTED or after `timeout` seconds. The project's one Data API wait:
+    flightpipe.warehouse waits with it too."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005  # most statements take milliseconds: look early, then back off to one look per 2 s
+    while True:
+        time.sleep(delay)
+        desc = client.describe_statement(Id=statement_id)
+        if desc["Status"] == "FINISHED":
+            return desc
+        if desc["Status"] in ("FAILED", "ABORTED"):
+            raise DataApiError(f"{what}: {desc['Status']}: {desc.get('Error', 'no error text')}", desc)
+        if time.monotonic() > deadline:
+            raise DataApiError(f"{what}: statement {statement_id} not finished after {timeout:.0f}s", desc)
+        delay = min(delay * 1.25, 2.0)
 
 
 def field_value(field: dict[str, Any]) -> Any:

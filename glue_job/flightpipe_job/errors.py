@@ -1,4 +1,4 @@
-"""The job's errors: what fails the run, what fails one file, what fails one statement."""
+"""The job's errors: what fails the run, what fails one file, what fails one Data API statement."""
 
 from __future__ import annotations
 
@@ -15,5 +15,10 @@ class UnterminatedQuote(BadFile):
     """A line has a quote that is never closed on it and --multiline_quotes is refuse."""
 
 
-class StatementFailed(Exception):
-    pass
+class DataApiError(Exception):
+    """A Data API statement (or batch) FAILED, was ABORTED, or did not finish in time; the message says which,
+    `desc` is its last DescribeStatement."""
+
+    def __init__(self, message: str, desc: dict | None = None):
+        super().__init__(message)
+        self.desc = desc or {}

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from flightpipe_job import sql
-from flightpipe_job.data_api import Warehouse
+from flightpipe_job.data_api import DataApiClient
 from flightpipe_job.loading import fill_sql
 from flightpipe_job.log import log
 from flightpipe_job.sources import SourceObject
@@ -34,7 +34,7 @@ class Claim:
 CLAIM_ROUNDS = 3  # a round takes over abandoned claims; the next claims their versions again
 
 
-def claim_all(db: Warehouse, s3, glue, objects: list[SourceObject], args: argparse.Namespace,
+def claim_all(db: DataApiClient, s3, glue, objects: list[SourceObject], args: argparse.Namespace,
               superseded: list[tuple[SourceObject, str]] = ()) -> list[Claim]:
     """Claim every version of `objects` in one transaction; take over claims whose run has ended. The
     `superseded` versions (with why) get a SUPERSEDED row in the same transaction if no run recorded them."""
@@ -61,7 +61,7 @@ def claim_all(db: Warehouse, s3, glue, objects: list[SourceObject], args: argpar
     return [decided[obj.key] for obj in objects]
 
 
-def claim_batch(db: Warehouse, s3, args: argparse.Namespace, objects: list[SourceObject],
+def claim_batch(db: DataApiClient, s3, args: argparse.Namespace, objects: list[SourceObject],
                 load_ids: dict[str, str], round_number: int,
                 superseded: list[tuple[SourceObject, str]] = ()) -> list[dict[str, Any]]:
     """Stage the candidates as Parquet and run sql/ledger_claim.sql; the ledger rows of every candidate
@@ -95,7 +95,7 @@ def claim_batch(db: Warehouse, s3, args: argparse.Namespace, objects: list[Sourc
     return db.rows(f"{done['Id']}:{len(statements)}")
 
 
-def decide(db: Warehouse, glue, obj: SourceObject, load_id: str, rows: list[dict[str, Any]],
+def decide(db: DataApiClient, glue, obj: SourceObject, load_id: str, rows: list[dict[str, Any]],
            args: argparse.Namespace) -> Claim | None:
     """What the ledger rows of one version mean for this run; None: an abandoned claim was taken over, claim
     the version again."""
@@ -153,7 +153,7 @@ def claim_is_abandoned(glue, owner: dict[str, Any], args: argparse.Namespace) ->
     return ""
 
 
-def finish(db: Warehouse, load_id: str, status: str, retryable: bool, error: str) -> None:
+def finish(db: DataApiClient, load_id: str, status: str, retryable: bool, error: str) -> None:
     db.execute(
         sql.text("ledger_finish.sql"), f"mark load {load_id} {status}", load_id=load_id, status=status,
         retryable=str(retryable).lower(), error=(error or status)[:2000],

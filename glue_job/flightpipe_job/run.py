@@ -10,8 +10,8 @@ import boto3
 import pyarrow as pa
 
 from flightpipe_job import sql
-from flightpipe_job.data_api import Warehouse
-from flightpipe_job.errors import BadFile, JobFailed, StatementFailed
+from flightpipe_job.data_api import DataApiClient
+from flightpipe_job.errors import BadFile, DataApiError, JobFailed
 from flightpipe_job.ledger import claim_all, finish
 from flightpipe_job.loading import load_batch, put_loads_manifest
 from flightpipe_job.log import log
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     check_settings(args, region)
     if args.object_key:
         day_of_key(args.object_key, args.raw_prefix)
-    s3, glue, db = boto3.client("s3"), boto3.client("glue"), Warehouse(args)
+    s3, glue, db = boto3.client("s3"), boto3.client("glue"), DataApiClient(args)
     log(f"job run {args.run_id}: daily flights s3://{args.raw_bucket}/{args.raw_prefix} → Redshift "
         f"(dep_delay >= {args.min_dep_delay})" + (f", started for {args.object_key}" if args.object_key else ""))
 
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             os._exit(1)
         try:
             db.batch(load_batch(args), f"load {len(staged)} day(s)")
-        except StatementFailed as exc:
+        except DataApiError as exc:
             for day in staged:
                 finish(db, day.load_id, "FAILED", True, f"load transaction failed: {exc}")
             errors.append(f"load of {', '.join(d.obj.uri for d in staged)} failed: {exc}")

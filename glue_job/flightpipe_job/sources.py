@@ -9,7 +9,7 @@ import datetime as dt
 from botocore.exceptions import ClientError
 
 from flightpipe_job import sql
-from flightpipe_job.data_api import Warehouse
+from flightpipe_job.data_api import DataApiClient
 from flightpipe_job.errors import JobFailed
 from flightpipe_job.log import log
 from flightpipe_job.settings import day_of_key
@@ -64,7 +64,7 @@ def catalogued_keys(glue, args: argparse.Namespace) -> list[str]:
     return keys
 
 
-def candidate_keys(db: Warehouse, glue, args: argparse.Namespace) -> list[str]:
+def candidate_keys(db: DataApiClient, glue, args: argparse.Namespace) -> list[str]:
     """The daily files this run considers: --object_key, and every catalogued day the ledger has not settled."""
     catalogued = catalogued_keys(glue, args)
     settled = {row["source_key"] for row in db.query(

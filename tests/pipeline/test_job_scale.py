@@ -153,13 +153,13 @@ class ConflictingDataAPI:
 
 
 def test_a_claim_that_loses_a_serializable_conflict_is_retried(pipeline, nyc_days, expected, monkeypatch):
-    original = data_api.Warehouse.__init__
+    original = data_api.DataApiClient.__init__
 
     def conflicting(self, args):
         original(self, args)
         self.client = ConflictingDataAPI(self.client, "INSERT INTO airlines.load_ledger")
 
-    monkeypatch.setattr(data_api.Warehouse, "__init__", conflicting)
+    monkeypatch.setattr(data_api.DataApiClient, "__init__", conflicting)
     monkeypatch.setattr(data_api.time, "sleep", lambda seconds: None)
     pipeline.put_day("2013-01-01", nyc_days["2013-01-01"])
     summary = pipeline.run(object_key=pipeline.key("2013-01-01"))

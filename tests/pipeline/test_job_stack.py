@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from flightpipe import job_wheel
-from flightpipe_job.data_api import Warehouse
+from flightpipe_job.data_api import DataApiClient
 from flightpipe_job.errors import JobFailed
 from flightpipe_job.loading import load_batch
 from flightpipe_job.settings import parse_args
@@ -261,7 +261,7 @@ def test_an_older_version_never_replaces_a_newer_one(pipeline, nyc_days, expecte
 
     # The slow run's transaction finally commits: it must not put v1 back.
     args = parse_args(slow_args)
-    db = Warehouse(args)
+    db = DataApiClient(args)
     db.batch(load_batch(args), "late load")
     assert expected.normalise(pipeline.facts()).equals(newer)
     assert newer.equals(expected(nyc_days["2013-01-02"]))

@@ -23,7 +23,7 @@ from flightpipe_local.redshift.copy import LoadFailed, S3Reader, copy_from_s3, i
 from flightpipe_local.redshift.ddl import identity_violation
 from flightpipe_local.redshift.errors import EngineError, redshift_message
 from flightpipe_local.redshift.functions import TypeOf
-from flightpipe_local.redshift.translate import _DML, _translate, parsed, split_statements
+from flightpipe_local.redshift.translate import _DML, _translate, parsed, top_level_statements
 from flightpipe_local.redshift.types import redshift_type_name
 from flightpipe_local.redshift.unload import S3Writer, is_unload, unload_to_s3
 
@@ -69,7 +69,7 @@ class Database(catalog.CatalogQueries):
 
     def execute(self, sql: str, params: dict[str, str] | None = None) -> Result:
         """Run one SQL text (normally one statement) as one transaction; the last statement's result."""
-        results = self._run(split_statements(sql), params, numbered_by_text=False)
+        results = self._run(top_level_statements(sql), params, numbered_by_text=False)
         return results[-1] if results else Result(sql=sql)
 
     def execute_batch(self, sqls: list[str], params: dict[str, str] | None = None) -> list[Result]:
@@ -117,7 +117,7 @@ class Database(catalog.CatalogQueries):
                     # One result per element of `sqls`: the last statement's, timed over all of them.
                     started = time.perf_counter_ns()
                     result = Result(sql=text)
-                    for statement in split_statements(text) if numbered_by_text else [text]:
+                    for statement in top_level_statements(text) if numbered_by_text else [text]:
                         try:
                             result = self._statement(cursor, statement, params)
                         except LoadFailed as exc:

@@ -40,13 +40,15 @@ VERSION = ("PostgreSQL 8.0.2 on i686-pc-linux-gnu, compiled by GCC gcc (GCC) 3.4
 _DML = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
 
 
-def split_statements(sql: str) -> list[str]:
-    """Split on top-level semicolons (the tokenizer knows about quotes and comments); drop empty parts."""
-    return list(_split_statements(sql))
+def top_level_statements(sql: str) -> list[str]:
+    """The statements of one SQL text as the warehouse reads it: split on top-level semicolons (the tokenizer
+    knows about quotes and comments); drop empty parts. A client's text may hold any SQL, so this is not the
+    project's splitter for its own files (flightpipe_job.sql.split_statements), which relies on their layout."""
+    return list(_top_level_statements(sql))
 
 
 @functools.lru_cache(maxsize=1024)
-def _split_statements(sql: str) -> tuple[str, ...]:
+def _top_level_statements(sql: str) -> tuple[str, ...]:
     parts, start = [], 0
     for token in sqlglot.Dialect.get_or_raise("redshift").tokenize(sql):
         if token.token_type == TokenType.SEMICOLON:
