@@ -146,9 +146,6 @@ JOB_NEEDS = {
     ("s3", "put_object"): [("s3:PutObject", STAGING_KEY, None)],
     ("s3", "upload_file"): [("s3:PutObject", REJECTS_KEY, None)],
     ("s3", "delete_objects"): [("s3:DeleteObject", STAGING_KEY, None)],
-    # A day's older versions get their ledger rows: ListObjectVersions on the day's key needs s3:ListBucketVersions.
-    ("s3", "list_object_versions"): [
-        ("s3:ListBucketVersions", ARN["bucket"], {"s3:prefix": NAMES.raw_key("2013-01-01")})],
     ("s3", "list_objects_v2"): [("s3:ListBucket", ARN["bucket"], {"s3:prefix": NAMES.staging_prefix + "jr_1/"})],
     # the versions of a claimed key stored before the current one (ListObjectVersions needs s3:ListBucketVersions)
     ("s3", "list_object_versions"): [("s3:ListBucketVersions", ARN["bucket"],
