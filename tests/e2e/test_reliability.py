@@ -352,7 +352,8 @@ def test_an_unavailable_warehouse_fails_cleanly_and_the_day_loads_once_it_is_bac
     # The version uploaded while the warehouse was down got no ledger row then (nothing could be written); the
     # claim of the next one records it as overtaken: every version seen has its row.
     ledger = chain.ledger(key)
-    assert dict(zip(ledger.source_version, ledger.status, strict=True)) == {first.version: "SUPERSEDED", second.version: "LOADED"}
+    statuses = dict(zip(ledger.source_version, ledger.status, strict=True))
+    assert statuses == {first.version: "SUPERSEDED", second.version: "LOADED"}
     assert chain.check_violations() == {}
     reliability.record("warehouse unavailable, then back", executions=count_executions(), comparisons=states,
                        outcome="FAILED while offline (nothing written); LOADED once after")
