@@ -34,6 +34,19 @@ def run(aws, definition: dict, payload: dict | None = None, timeout: float = 20)
     return result
 
 
+def inline_map(items: str, output: str) -> dict:
+    """A JSONata Map state that runs one Pass state per item of `items`, with Output `output` (in INLINE mode)."""
+    return {
+        "Type": "Map",
+        "Items": items,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "INLINE"},
+            "StartAt": "Item",
+            "States": {"Item": {"Type": "Pass", "Output": output, "End": True}},
+        },
+    }
+
+
 def caught_query_error(aws, state: dict) -> str:
     """Run one JSONata `state` whose States.QueryEvaluationError is caught; return the caught error's name.
 

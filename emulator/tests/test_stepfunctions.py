@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.glue.models import GlueBackend
-from sfn_support import ROLE, caught_query_error, run, unique, wait_until_ended
+from sfn_support import ROLE, caught_query_error, inline_map, run, unique, wait_until_ended
 
 from flightpipe_local import glue_crawler, stepfunctions
 
@@ -639,15 +639,7 @@ def test_a_branch_error_named_states_is_caught_by_its_parallel(aws, catch):
 
 
 def test_a_map_iteration_error_named_states_is_caught_by_its_map(aws):
-    each = {
-        "Type": "Map",
-        "Items": "{% [1, 2] %}",
-        "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "INLINE"},
-            "StartAt": "Bad",
-            "States": {"Bad": {"Type": "Pass", "Output": "{% $parse('not json') %}", "End": True}},
-        },
-    }
+    each = inline_map("{% [1, 2] %}", "{% $parse('not json') %}")
     assert caught_query_error(aws, each) == "States.QueryEvaluationError"
 
 

@@ -10,7 +10,7 @@ import hashlib
 import json
 
 import pytest
-from sfn_support import caught_query_error, run, unique
+from sfn_support import caught_query_error, inline_map, run, unique
 
 from flightpipe_local import stepfunctions_jsonata
 
@@ -40,13 +40,7 @@ def test_arguments_output_assign_condition_and_map(aws):
                 "Default": "Small",
             },
             "Double": {
-                "Type": "Map",
-                "Items": "{% $states.input.items %}",
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "INLINE"},
-                    "StartAt": "Times2",
-                    "States": {"Times2": {"Type": "Pass", "Output": "{% $states.input * 2 %}", "End": True}},
-                },
+                **inline_map("{% $states.input.items %}", "{% $states.input * 2 %}"),
                 "Output": {
                     "doubled": "{% $states.result %}",
                     "sum": "{% $sum($states.result) %}",
@@ -238,23 +232,12 @@ def test_map_item_selector_and_choice_rule_assign(aws):
         "StartAt": "Each",
         "States": {
             "Each": {
-                "Type": "Map",
-                "Items": "{% $states.input.days %}",
+                **inline_map("{% $states.input.days %}",
+                             "{% $states.input.prefix & $states.input.day & '#' & $states.input.position %}"),
                 "ItemSelector": {
                     "day": "{% $states.context.Map.Item.Value %}",
                     "position": "{% $states.context.Map.Item.Index %}",
                     "prefix": "{% $states.input.prefix %}",
-                },
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "INLINE"},
-                    "StartAt": "Key",
-                    "States": {
-                        "Key": {
-                            "Type": "Pass",
-                            "Output": "{% $states.input.prefix & $states.input.day & '#' & $states.input.position %}",
-                            "End": True,
-                        }
-                    },
                 },
                 "Next": "Many?",
             },
