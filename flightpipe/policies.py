@@ -191,41 +191,30 @@ ROLES = {
 }
 
 
+def _service_may(service: str, sid: str, action: str, resource: str, condition: dict) -> dict:
+    """A resource policy's statement letting an AWS service principal (e.g. cloudtrail.amazonaws.com) call `action`."""
+    return {"Sid": sid, "Effect": "Allow", "Principal": {"Service": service}, "Action": action, "Resource": resource,
+            "Condition": condition}
+
+
 def trail_bucket_policy(names: Names, account: str) -> dict:
     """Let CloudTrail (and only for this trail) check the log bucket's ACL and write its log files."""
     bucket = names.s3_arn(names.trail_bucket)
     trail = names.arn("cloudtrail", f"trail/{names.trail}", account)
     return _doc(
-        {
-            "Sid": "AWSCloudTrailAclCheck",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "s3:GetBucketAcl",
-            "Resource": bucket,
-            "Condition": {"StringEquals": {"aws:SourceArn": trail}},
-        },
-        {
-            "Sid": "AWSCloudTrailWrite",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "s3:PutObject",
-            "Resource": f"{bucket}/AWSLogs/{account}/*",
-            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail}},
-        },
+        _service_may("cloudtrail.amazonaws.com", "AWSCloudTrailAclCheck", "s3:GetBucketAcl", bucket,
+                     {"StringEquals": {"aws:SourceArn": trail}}),
+        _service_may("cloudtrail.amazonaws.com", "AWSCloudTrailWrite", "s3:PutObject",
+                     f"{bucket}/AWSLogs/{account}/*",
+                     {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail}}),
     )
 
 
 def queue_policy(queue_arn: str, topic_arn: str) -> dict:
     """Let the notifications topic (and nothing else) deliver into the inbox queue."""
     return _doc(
-        {
-            "Sid": "TopicDelivers",
-            "Effect": "Allow",
-            "Principal": {"Service": "sns.amazonaws.com"},
-            "Action": "sqs:SendMessage",
-            "Resource": queue_arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-        }
+        _service_may("sns.amazonaws.com", "TopicDelivers", "sqs:SendMessage", queue_arn,
+                     {"ArnEquals": {"aws:SourceArn": topic_arn}}),
     )
 
 

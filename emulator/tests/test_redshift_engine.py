@@ -13,6 +13,7 @@ from flightpipe_local.redshift.copy import parse_copy
 from flightpipe_local.redshift.database import Database
 from flightpipe_local.redshift.errors import EngineError
 from flightpipe_local.redshift.translate import top_level_statements
+from flightpipe_local.redshift.unload import _options as unload_options
 
 DATA = Path(__file__).resolve().parents[2] / "data"  # the repository's airports and sample days
 SEED_DDL = (
@@ -140,6 +141,22 @@ def test_copy_options_are_parsed():
     # doc "COPY from columnar data formats": REGION is refused for Parquet.
     with pytest.raises(EngineError, match="^REGION argument is not supported for PARQUET based COPY$"):
         parse_copy("COPY t FROM 's3://b/p/' IAM_ROLE default FORMAT AS PARQUET REGION 'us-east-1'")
+
+
+@pytest.mark.parametrize("statement, message", [
+    ("COPY t FROM 's3://b/p/' IAM_ROLE default DELIMITER AS", "^COPY option DELIMITER needs a value$"),
+    ("COPY t FROM 's3://b/p/' IAM_ROLE", "^COPY option IAM_ROLE needs a value$"),
+    ("UNLOAD ('SELECT 1') TO 's3://b/p/' IAM_ROLE default NULL AS", "^UNLOAD option NULL needs a value$"),
+])
+def test_an_option_without_its_value_is_refused(statement, message):
+    with pytest.raises(EngineError, match=message):
+        parse_copy(statement) if statement.startswith("COPY") else unload_options(statement.split("'s3://b/p/'")[1])
+
+
+def test_unload_option_values_quoted_as_written_bare_in_upper_case():
+    options = unload_options(" IAM_ROLE default PARALLEL off NULL AS 'n''a' DELIMITER '|';")
+    assert (options["IAM_ROLE"], options["PARALLEL"], options["NULL"], options["DELIMITER"]) == (
+        "DEFAULT", "OFF", "n'a", "|")
 
 
 def test_batch_is_all_or_nothing(wh):

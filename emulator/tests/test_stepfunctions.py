@@ -11,29 +11,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.glue.models import GlueBackend
+from sfn_support import ROLE, caught_query_error, inline_map, run, unique, wait_until_ended
 
 from flightpipe_local import glue_crawler, stepfunctions
-
-ROLE = "arn:aws:iam::123456789012:role/flightpipe-states"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def run(aws, definition: dict, payload: dict | None = None, timeout: float = 20) -> dict:
-    """Create a state machine, run it to the end, return describe_execution plus its history."""
-    sfn = aws("stepfunctions")
-    arn = sfn.create_state_machine(name=unique("sm"), definition=json.dumps(definition), roleArn=ROLE)[
-        "stateMachineArn"
-    ]
-    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload or {}))["executionArn"]
-    deadline = time.monotonic() + timeout
-    while (result := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
-        assert time.monotonic() < deadline, "execution still running"
-        time.sleep(0.05)
-    result["history"] = sfn.get_execution_history(executionArn=execution)["events"]
-    return result
 
 
 def caught_error(aws, resource: str, parameters: dict) -> dict:
@@ -528,14 +508,6 @@ def wait_or_end_machine(aws) -> str:
     )["stateMachineArn"]
 
 
-def wait_until_ended(sfn, execution_arn: str, timeout: float = 10) -> dict:
-    deadline = time.monotonic() + timeout
-    while (described := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
-        assert time.monotonic() < deadline, "execution still running"
-        time.sleep(0.05)
-    return described
-
-
 @pytest.mark.parametrize("name", ["a" * 80, "daily-2024-01-05_run.1", "émission"])
 def test_valid_execution_names_are_accepted(aws, name):
     sfn = aws("stepfunctions")
@@ -667,33 +639,8 @@ def test_a_branch_error_named_states_is_caught_by_its_parallel(aws, catch):
 
 
 def test_a_map_iteration_error_named_states_is_caught_by_its_map(aws):
-    definition = {
-        "QueryLanguage": "JSONata",
-        "StartAt": "Each",
-        "States": {
-            "Each": {
-                "Type": "Map",
-                "Items": "{% [1, 2] %}",
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "INLINE"},
-                    "StartAt": "Bad",
-                    "States": {"Bad": {"Type": "Pass", "Output": "{% $parse('not json') %}", "End": True}},
-                },
-                "Catch": [
-                    {
-                        "ErrorEquals": ["States.QueryEvaluationError"],
-                        "Output": "{% $states.errorOutput.Error %}",
-                        "Next": "Caught",
-                    }
-                ],
-                "End": True,
-            },
-            "Caught": {"Type": "Succeed"},
-        },
-    }
-    result = run(aws, definition)
-    assert result["status"] == "SUCCEEDED", result.get("cause")
-    assert json.loads(result["output"]) == "States.QueryEvaluationError"
+    each = inline_map("{% [1, 2] %}", "{% $parse('not json') %}")
+    assert caught_query_error(aws, each) == "States.QueryEvaluationError"
 
 
 def test_states_all_does_not_catch_states_runtime(aws):

@@ -10,7 +10,7 @@ import hashlib
 import json
 
 import pytest
-from test_stepfunctions import run, unique
+from sfn_support import caught_query_error, inline_map, run, unique
 
 from flightpipe_local import stepfunctions_jsonata
 
@@ -40,13 +40,7 @@ def test_arguments_output_assign_condition_and_map(aws):
                 "Default": "Small",
             },
             "Double": {
-                "Type": "Map",
-                "Items": "{% $states.input.items %}",
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "INLINE"},
-                    "StartAt": "Times2",
-                    "States": {"Times2": {"Type": "Pass", "Output": "{% $states.input * 2 %}", "End": True}},
-                },
+                **inline_map("{% $states.input.items %}", "{% $states.input * 2 %}"),
                 "Output": {
                     "doubled": "{% $states.result %}",
                     "sum": "{% $sum($states.result) %}",
@@ -152,29 +146,12 @@ def test_an_undefined_result_fails_with_query_evaluation_error(aws):
 
 
 def test_an_expression_error_can_be_caught(aws):
-    definition = {
-        "QueryLanguage": "JSONata",
-        "StartAt": "Compute",
-        "States": {
-            "Compute": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::aws-sdk:s3:listBuckets",
-                "Arguments": {"Bogus": "{% $notAFunction(1) %}"},
-                "Catch": [
-                    {
-                        "ErrorEquals": ["States.QueryEvaluationError"],
-                        "Output": "{% $states.errorOutput.Error %}",
-                        "Next": "Caught",
-                    }
-                ],
-                "End": True,
-            },
-            "Caught": {"Type": "Succeed"},
-        },
+    compute = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::aws-sdk:s3:listBuckets",
+        "Arguments": {"Bogus": "{% $notAFunction(1) %}"},
     }
-    result = run(aws, definition, {})
-    assert result["status"] == "SUCCEEDED", result.get("cause")
-    assert json.loads(result["output"]) == "States.QueryEvaluationError"
+    assert caught_query_error(aws, compute) == "States.QueryEvaluationError"
 
 
 def test_one_jsonata_state_in_a_jsonpath_machine(aws):
@@ -255,23 +232,12 @@ def test_map_item_selector_and_choice_rule_assign(aws):
         "StartAt": "Each",
         "States": {
             "Each": {
-                "Type": "Map",
-                "Items": "{% $states.input.days %}",
+                **inline_map("{% $states.input.days %}",
+                             "{% $states.input.prefix & $states.input.day & '#' & $states.input.position %}"),
                 "ItemSelector": {
                     "day": "{% $states.context.Map.Item.Value %}",
                     "position": "{% $states.context.Map.Item.Index %}",
                     "prefix": "{% $states.input.prefix %}",
-                },
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "INLINE"},
-                    "StartAt": "Key",
-                    "States": {
-                        "Key": {
-                            "Type": "Pass",
-                            "Output": "{% $states.input.prefix & $states.input.day & '#' & $states.input.position %}",
-                            "End": True,
-                        }
-                    },
                 },
                 "Next": "Many?",
             },

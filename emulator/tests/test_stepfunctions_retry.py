@@ -5,15 +5,12 @@ The daily state machine's RunJob relies on it to spread executions that hit Glue
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from types import SimpleNamespace
 
 import pytest
 from moto.stepfunctions.parser.asl.component.common.retry import jitter_strategy_decl, retrier_decl
-
-ROLE = "arn:aws:iam::123456789012:role/flightpipe-states"
+from sfn_support import run
 
 
 def failing_task_with_retry(retrier: dict) -> dict:
@@ -30,19 +27,6 @@ def failing_task_with_retry(retrier: dict) -> dict:
             }
         },
     }
-
-
-def run_to_end(aws, definition: dict, timeout: float = 20) -> dict:
-    sfn = aws("stepfunctions")
-    arn = sfn.create_state_machine(name=f"sm-{uuid.uuid4().hex[:10]}", definition=json.dumps(definition),
-                                   roleArn=ROLE)["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
-    deadline = time.monotonic() + timeout
-    while (result := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
-        assert time.monotonic() < deadline, "execution still running"
-        time.sleep(0.05)
-    result["history"] = sfn.get_execution_history(executionArn=execution)["events"]
-    return result
 
 
 @pytest.fixture
@@ -67,7 +51,7 @@ def attempts(result: dict) -> int:
 
 def test_max_delay_seconds_caps_the_backoff(aws, waits):
     slept, draws = waits
-    result = run_to_end(aws, failing_task_with_retry(
+    result = run(aws, failing_task_with_retry(
         {"IntervalSeconds": 1, "BackoffRate": 2.0, "MaxAttempts": 4, "MaxDelaySeconds": 3}))
     assert result["status"] == "FAILED" and result["error"] == "Glue.EntityNotFoundException"
     assert attempts(result) == 5  # the first try and 4 retries
@@ -77,7 +61,7 @@ def test_max_delay_seconds_caps_the_backoff(aws, waits):
 
 def test_full_jitter_draws_each_wait_between_0_and_the_capped_interval(aws, waits):
     slept, draws = waits
-    result = run_to_end(aws, failing_task_with_retry(
+    result = run(aws, failing_task_with_retry(
         {"IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": 4, "MaxDelaySeconds": 5, "JitterStrategy": "FULL"}))
     assert result["status"] == "FAILED" and attempts(result) == 5
     assert draws == [(0, 2), (0, 4), (0, 5), (0, 5)]
@@ -86,5 +70,5 @@ def test_full_jitter_draws_each_wait_between_0_and_the_capped_interval(aws, wait
 
 def test_without_max_delay_the_interval_keeps_doubling(aws, waits):
     slept, _ = waits
-    run_to_end(aws, failing_task_with_retry({"IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": 3}))
+    run(aws, failing_task_with_retry({"IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": 3}))
     assert slept == [2, 4, 8]

@@ -30,11 +30,7 @@ EXECUTION_TIMEOUT = 150  # seconds; covers the state machine's 30 s retry when G
 
 # ---- the independent expectation -------------------------------------------------------------------------
 
-
 expected_facts = reference.day_facts  # the fact rows of one day file, computed with pandas alone
-
-
-normalise = reference.normalise
 
 
 @dataclass
@@ -53,7 +49,8 @@ class Comparison:
 def compare(actual: pd.DataFrame, expected: pd.DataFrame) -> Comparison:
     """Compare two sets of fact rows as multisets."""
     def bag(df: pd.DataFrame) -> Counter:
-        return Counter(map(tuple, normalise(df).astype(object).where(lambda d: d.notna(), None).values.tolist()))
+        rows = reference.normalise(df).astype(object).where(lambda d: d.notna(), None)
+        return Counter(map(tuple, rows.values.tolist()))
 
     got, want = bag(actual), bag(expected)
     return Comparison(

@@ -42,16 +42,10 @@ def expected():
     """`expected(csv_bytes)` → the fact rows a well-formed day must give; `expected.normalise(df)`."""
 
     class Expected:
-        __call__ = staticmethod(expected_facts)
-        normalise = staticmethod(normalise)
+        __call__ = staticmethod(reference.day_facts)  # the fact rows of one day file, computed with pandas alone
+        normalise = staticmethod(reference.normalise)
 
     return Expected()
-
-
-expected_facts = reference.day_facts  # the fact rows of one day file, computed with pandas alone
-
-
-normalise = reference.normalise
 
 
 @dataclass

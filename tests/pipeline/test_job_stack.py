@@ -1,7 +1,7 @@
 """The Glue job against the local stack: versioned S3, the Glue catalog, the Redshift Data API over DuckDB.
 
 The expected fact rows are always computed independently, with pandas, from the raw CSV and
-data/airports.csv (see conftest.expected_facts).
+data/airports.csv (see flightpipe.expected.day_facts).
 """
 
 from __future__ import annotations

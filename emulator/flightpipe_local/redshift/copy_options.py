@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import sqlglot
 
 from flightpipe_local.redshift.errors import EngineError
+from flightpipe_local.redshift.option_words import OptionWords
 
 
 @dataclass
@@ -48,7 +49,6 @@ _COPY_HEAD = re.compile(
     r"^\s*COPY\s+(?P<table>[\w.\"$]+)\s*(?:\((?P<columns>[^)]*)\))?\s+FROM\s+'(?P<source>[^']*)'(?P<rest>.*)$",
     re.IGNORECASE | re.DOTALL,
 )
-_COPY_WORD = re.compile(r"'(?:[^']|'')*'|[^\s']+")
 _WITH_VALUE = {"IAM_ROLE", "CREDENTIALS", "REGION", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN",
                "MAXERROR", "COMPUPDATE", "STATUPDATE", "DELIMITER", "QUOTE", "IGNOREHEADER", "NULL",
                "DATEFORMAT", "TIMEFORMAT", "FORMAT", "ENCODING"}
@@ -59,6 +59,13 @@ _FLAGS = {"CSV", "PARQUET", "EMPTYASNULL", "BLANKSASNULL", "GZIP", "ESCAPE", "RE
 _COLUMNAR_ALLOWED = {"ACCEPTINVCHARS", "FILLRECORD", "IAM_ROLE", "CREDENTIALS", "STATUPDATE", "MANIFEST",
                      "EXPLICIT_IDS", "FORMAT", "PARQUET", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN",
                      "COMPUPDATE"}
+# the parameters that only set one field of CopyCommand: to their value, or to True
+_VALUE_ATTRIBUTE = {"DELIMITER": "delimiter", "QUOTE": "quote", "NULL": "null_as", "DATEFORMAT": "date_format",
+                    "TIMEFORMAT": "time_format"}
+_FLAG_ATTRIBUTE = {"EMPTYASNULL": "empty_as_null", "BLANKSASNULL": "blanks_as_null", "GZIP": "gzip",
+                   "ESCAPE": "escape", "REMOVEQUOTES": "remove_quotes", "FILLRECORD": "fill_record",
+                   "TRUNCATECOLUMNS": "truncate_columns", "TRIMBLANKS": "trim_blanks",
+                   "ACCEPTANYDATE": "accept_any_date", "MANIFEST": "manifest"}
 _NOT_EMULATED = {  # Redshift accepts these; the local warehouse cannot do what they ask
     "JSON": "COPY FORMAT JSON", "AVRO": "COPY FORMAT AVRO", "ORC": "COPY FORMAT ORC", "FIXEDWIDTH": "FIXEDWIDTH",
     "SHAPEFILE": "COPY FORMAT SHAPEFILE", "BZIP2": "BZIP2", "LZOP": "LZOP", "ZSTD": "ZSTD",
@@ -83,34 +90,23 @@ def parse_copy(statement: str) -> CopyCommand:
         raise EngineError("COPY must look like: COPY schema.table [(columns)] FROM 's3://bucket/prefix' options")
     columns = [c.strip().strip('"').lower() for c in match["columns"].split(",")] if match["columns"] else None
     cmd = CopyCommand(table=match["table"], columns=columns, source=match["source"])
-    words = _COPY_WORD.findall(match["rest"].rstrip().rstrip(";"))
-    i = 0
+    words = OptionWords("COPY", match["rest"])
 
     def value_follows() -> bool:
-        return i < len(words) and (words[i].upper() == "AS" or words[i].startswith("'")
-                                   or words[i].upper() in ("ON", "OFF", "TRUE", "FALSE", "DEFAULT")
-                                   or words[i].isdigit())
+        word = words.peek()
+        return word is not None and (word.upper() in ("AS", "ON", "OFF", "TRUE", "FALSE", "DEFAULT")
+                                     or word.startswith("'") or word.isdigit())
 
-    def take_value(name: str) -> str:  # the option's value, after an optional AS
-        nonlocal i
-        if i < len(words) and words[i].upper() == "AS":
-            i += 1
-        if i >= len(words):
-            raise EngineError(f"COPY option {name} needs a value")
-        value = words[i]
-        i += 1
-        return value[1:-1].replace("''", "'") if value.startswith("'") else value
-
-    while i < len(words):
-        word = words[i].upper()
-        i += 1
+    while words:
+        written = words.take()
+        word = written.upper()
         if word in _NOT_EMULATED:
             raise EngineError(f"{_NOT_EMULATED[word]} is not supported by the local warehouse")
         if word not in _WITH_VALUE and word not in _FLAGS:
-            raise EngineError(f'syntax error at or near "{words[i - 1]}"')
+            raise EngineError(f'syntax error at or near "{written}"')
         cmd.options.append(word)
-        value = take_value(word) if word in _WITH_VALUE and (word not in _OPTIONAL_VALUE or value_follows()) \
-            else (take_value(word) if word in _OPTIONAL_VALUE and value_follows() else None)
+        takes_value = word in _WITH_VALUE and word not in _OPTIONAL_VALUE or word in _OPTIONAL_VALUE and value_follows()
+        value = words.value(word)[0] if takes_value else None
         _apply(cmd, word, value)
     _check_matrix(cmd)
     return cmd
@@ -123,29 +119,16 @@ def _apply(cmd: CopyCommand, word: str, value: str | None) -> None:
             raise EngineError(f"{_NOT_EMULATED[cmd.format]} is not supported by the local warehouse")
     elif word in ("CSV", "PARQUET"):
         cmd.format = word
-    elif word == "DELIMITER":
-        cmd.delimiter = value
-    elif word == "QUOTE":
-        cmd.quote = value
+    elif word in _VALUE_ATTRIBUTE:
+        setattr(cmd, _VALUE_ATTRIBUTE[word], value)
     elif word == "IGNOREHEADER":
         cmd.ignore_header = int(value)
-    elif word == "NULL":
-        cmd.null_as = value
-    elif word == "DATEFORMAT":
-        cmd.date_format = value
-    elif word == "TIMEFORMAT":
-        cmd.time_format = value
     elif word == "MAXERROR":
         cmd.max_error = min(int(value), 100000)  # doc: larger values are treated as 100000
     elif word == "ENCODING" and value.upper() not in ("UTF8", "UTF-8"):
         raise EngineError(f"COPY ENCODING {value} is not supported by the local warehouse (UTF8 only)")
-    else:
-        attribute = {"EMPTYASNULL": "empty_as_null", "BLANKSASNULL": "blanks_as_null", "GZIP": "gzip",
-                     "ESCAPE": "escape", "REMOVEQUOTES": "remove_quotes", "FILLRECORD": "fill_record",
-                     "TRUNCATECOLUMNS": "truncate_columns", "TRIMBLANKS": "trim_blanks",
-                     "ACCEPTANYDATE": "accept_any_date", "MANIFEST": "manifest"}.get(word)
-        if attribute:
-            setattr(cmd, attribute, True)
+    elif word in _FLAG_ATTRIBUTE:
+        setattr(cmd, _FLAG_ATTRIBUTE[word], True)
 
 
 def _check_matrix(cmd: CopyCommand) -> None:

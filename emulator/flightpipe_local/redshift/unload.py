@@ -26,13 +26,13 @@ import duckdb
 import sqlglot
 
 from flightpipe_local.redshift.errors import EngineError, redshift_message
+from flightpipe_local.redshift.option_words import OptionWords
 from flightpipe_local.redshift.translate import sql_str
 
 S3Writer = Callable[[str, str, bytes], None]  # (bucket, key, body)
 
 _HEAD = re.compile(r"^\s*UNLOAD\s*\(\s*'(?P<query>(?:[^']|'')*)'\s*\)\s*TO\s+'(?P<target>[^']*)'(?P<rest>.*)$",
                    re.IGNORECASE | re.DOTALL)
-_WORD = re.compile(r"'(?:[^']|'')*'|[^\s']+")
 _WITH_VALUE = {"IAM_ROLE", "CREDENTIALS", "FORMAT", "DELIMITER", "NULL", "PARALLEL", "REGION", "MAXFILESIZE",
                "ROWGROUPSIZE", "EXTENSION", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN"}
 _FLAGS = {"HEADER", "CSV", "PARQUET", "GZIP", "MANIFEST", "VERBOSE", "ALLOWOVERWRITE", "ADDQUOTES", "CLEANPATH",
@@ -47,28 +47,22 @@ def is_unload(statement: str) -> bool:
 
 
 def _options(rest: str) -> dict[str, str | bool]:
-    words = _WORD.findall(rest.rstrip().rstrip(";"))
+    words = OptionWords("UNLOAD", rest)
     options: dict[str, str | bool] = {"FORMAT": "TEXT", "PARALLEL": "ON"}
-    i = 0
-    while i < len(words):
-        word = words[i].upper()
-        i += 1
+    while words:
+        written = words.take()
+        word = written.upper()
         if word in _NOT_EMULATED:
             raise EngineError(f"UNLOAD {word} is not supported by the local warehouse")
         if word in ("CSV", "PARQUET"):
             options["FORMAT"] = word
         elif word in _WITH_VALUE:
-            if i < len(words) and words[i].upper() == "AS":
-                i += 1
-            if i >= len(words):
-                raise EngineError(f"UNLOAD option {word} needs a value")
-            value = words[i]
-            i += 1
-            options[word] = value[1:-1].replace("''", "'") if value.startswith("'") else value.upper()
+            value, quoted = words.value(word)
+            options[word] = value if quoted else value.upper()
         elif word in _FLAGS:
             options[word] = True
         else:
-            raise EngineError(f'syntax error at or near "{words[i - 1]}"')
+            raise EngineError(f'syntax error at or near "{written}"')
     if options["FORMAT"] == "JSON":
         raise EngineError("UNLOAD FORMAT JSON is not supported by the local warehouse")
     if options["FORMAT"] == "PARQUET":
