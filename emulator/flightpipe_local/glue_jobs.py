@@ -465,10 +465,29 @@ def _kill(proc: subprocess.Popen | ForkedProcess) -> None:
 
 
 def _finish(run: LocalJobRun, state: str, error: str | None) -> None:
+    global _runs_ended
     run.execution_seconds = math.ceil(time.monotonic() - run.started)
     run.error_message = error
     run.completed_on = utcnow()
     run.status = state
+    with _run_ended:
+        _runs_ended += 1
+        _run_ended.notify_all()
+
+
+# Counts the job runs that ended, so that a waiter (a Step Functions `.sync` task) looks again at once.
+_runs_ended = 0
+_run_ended = threading.Condition()
+
+
+def runs_ended() -> int:
+    return _runs_ended
+
+
+def wait_for_a_run_to_end(seen: int, timeout: float) -> None:
+    """Return once a run ends after `runs_ended()` was `seen`, or after `timeout` seconds."""
+    with _run_ended:
+        _run_ended.wait_for(lambda: _runs_ended != seen, timeout)
 
 
 def error_message_from_stderr(stderr: str, returncode: int) -> str:

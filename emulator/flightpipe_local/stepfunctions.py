@@ -6,7 +6,8 @@ each Task calls the target service back over HTTP with boto3. What this module c
 * Callbacks go to this stack's endpoint (127.0.0.1), not `localhost` (which may resolve to ::1), and
   reuse one boto3 client per (service, region) instead of building one per Task.
 * `arn:aws:states:::glue:startJobRun.sync` works: moto crashes after the run ends (it tidies up a
-  task-token endpoint Glue never has). We poll GetJobRun every `SYNC_POLL_SECONDS` until the run ends:
+  task-token endpoint Glue never has). We ask GetJobRun when a local run ends, at the latest every
+  `SYNC_POLL_SECONDS`, until the run ends:
   SUCCEEDED → the JobRun (with JobName) is the Task's result; FAILED/ERROR/TIMEOUT/STOPPED →
   `States.TaskFailed` with the JobRun JSON (its ErrorMessage included) as Cause, as on AWS.
 * Service results are JSON, as on AWS: timestamps become ISO-8601 text and streamed bodies text
@@ -83,12 +84,13 @@ from moto.stepfunctions.parser.backend.execution import Execution as ParserExecu
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from flightpipe_local import context, stepfunctions_jsonata
+from flightpipe_local import context, glue_jobs, stepfunctions_jsonata
 from flightpipe_local.context import StackContext
 from flightpipe_local.patches import Patch, imported_everywhere
 
-# How often a `.sync` task asks the service whether its job has ended (moto: 0.5 s; AWS: much longer).
-# A GetJobRun costs ~2 ms here; at 0.2 s the chain lost ~0.1 s per job run waiting for the next look.
+# How often a `.sync` task asks the service whether its job has ended (moto: 0.5 s; AWS: much longer). A
+# glue:startJobRun.sync also looks again the moment a local job run ends (`glue_jobs.wait_for_a_run_to_end`),
+# so the interval only bounds the wait for what the emulator does not announce.
 SYNC_POLL_SECONDS = 0.05
 
 # How long StopExecution waits for the engine to leave the running state (a Wait or a Task returns at once).
@@ -350,7 +352,16 @@ def _glue_sync_to_start_job_run(
     glue = self._get_glue_client(resource_runtime_part, state_credentials)
 
     def job_run_if_ended() -> dict | None:
-        job_run = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
+        # GetJobRun again as soon as a local run ends (or after SYNC_POLL_SECONDS), until this one has ended or
+        # the execution stops: the answer is GetJobRun's, only the wait between the looks is shorter.
+        while env.is_running():
+            seen = glue_jobs.runs_ended()
+            job_run = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
+            if job_run.get("JobRunState") in GLUE_RUN_SUCCEEDED | GLUE_RUN_FAILED:
+                break
+            glue_jobs.wait_for_a_run_to_end(seen, SYNC_POLL_SECONDS)
+        else:
+            return None
         job_run["JobName"] = job_name
         state = job_run.get("JobRunState")
         if state in GLUE_RUN_SUCCEEDED:

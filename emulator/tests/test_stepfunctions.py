@@ -168,6 +168,17 @@ def test_glue_sync_waits_for_the_run_and_returns_it(aws, glue_job, monkeypatch):
     assert time.monotonic() - started < 4 * stepfunctions.SYNC_POLL_SECONDS + 2
 
 
+def test_glue_sync_looks_again_when_the_local_run_ends(aws, glue_job, monkeypatch):
+    """The end of a local job run wakes its `.sync` task: the poll interval only bounds the wait."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+
+    monkeypatch.setattr(stepfunctions, "SYNC_POLL_SECONDS", 600)
+    monkeypatch.setattr(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", 600)
+    result = run(aws, run_job_definition(glue_job, "arn:aws:sns:us-east-1:123456789012:unused"), timeout=60)
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert json.loads(result["output"])["job"]["JobRunState"] == "SUCCEEDED"
+
+
 @pytest.mark.parametrize("final_state", ["FAILED", "STOPPED"])
 def test_glue_sync_failure_is_caught_and_announced(aws, glue_job, topic_queue, monkeypatch, final_state):
     topic, receive = topic_queue
