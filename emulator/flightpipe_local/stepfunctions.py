@@ -18,6 +18,8 @@ each Task calls the target service back over HTTP with boto3. What this module c
 * `StopExecution` answers with the stopDate once the execution is ABORTED, its error and cause in the
   ExecutionAborted event; `DescribeExecution`'s output is always JSON text (a string result too).
 * State machines created by CloudFormation are stored where the executing engine looks for them.
+* A definition's syntax tree is parsed once (the engine parsed it again for every execution, ~0.1 s); every
+  execution still builds its own evaluation components from it.
 * JSONata (`"QueryLanguage": "JSONata"`) and workflow variables: `stepfunctions_jsonata.py`.
 * A definite JSONPath (`$.Records[0][1].StringValue`) selects one value; only wildcards, slices, filters
   and `..` select a list, as on AWS (moto returns a list whenever an array index precedes the last step).
@@ -78,6 +80,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceGlue,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
@@ -183,6 +187,7 @@ def patches() -> list[Patch]:
         Patch(StateTaskServiceAwsSdk, "_normalise_parameters", _aws_sdk_request_fields),
         Patch(StateTaskServiceAwsSdk, "_normalise_response", _aws_sdk_result_fields),
         Patch(StepFunctionsParserBackend, "start_execution", _start_execution),
+        Patch(AmazonStateLanguageParser, "parse", staticmethod(parse_definition)),
         # Executions run: every Step Functions call (API, CloudFormation, EventBridge targets) reaches moto's
         # executing backend. moto's own switch for it (`execute_state_machine`) would select that backend for
         # the API only, process-wide, and CloudFormation's state machines would live in the other one.
@@ -199,6 +204,27 @@ def patches() -> list[Patch]:
         Patch(ErrorEqualsDecl, "_eval_body", _error_equals),
         *stepfunctions_jsonata.patches(),
     ]
+
+
+_moto_parse = AmazonStateLanguageParser.parse
+_syntax_trees: dict[str, Any] = {}  # definition text -> its ANTLR tree (read-only once built)
+_syntax_trees_lock = threading.Lock()
+SYNTAX_TREES_KEPT = 64
+
+
+def parse_definition(definition: str) -> tuple[Any, Any]:
+    """moto's parse (program, tree) with the tree kept per definition text: the ANTLR parse is the costly
+    part and its tree is only read; the program (evaluation components) is built afresh from it each time.
+    A definition with syntax errors is not kept: it raises the same ASLParserException every time."""
+    tree = _syntax_trees.get(definition)
+    if tree is None:
+        program, tree = _moto_parse(definition)
+        with _syntax_trees_lock:
+            if len(_syntax_trees) >= SYNTAX_TREES_KEPT:
+                _syntax_trees.pop(next(iter(_syntax_trees)))
+            _syntax_trees[definition] = tree
+        return program, tree
+    return Preprocessor().visit(tree), tree
 
 
 def _engine_threads_work_for_their_stack() -> list[Patch]:

@@ -713,3 +713,19 @@ def test_states_all_does_not_catch_states_runtime(aws):
     assert result["status"] == "FAILED"
     assert result["error"] == "States.Runtime"
     assert "Custom Error Names" not in result.get("cause", "")
+
+
+def test_a_definition_is_parsed_once_and_each_execution_gets_its_own_program(aws, monkeypatch):
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+
+    parses = []
+    original = ASLParser.state_machine
+    monkeypatch.setattr(ASLParser, "state_machine", lambda self: parses.append(1) or original(self))
+    definition = {"StartAt": "Double", "States": {"Double": {
+        "Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, $.n)"}, "End": True}}}
+    outputs = [json.loads(run(aws, definition, {"n": n})["output"]) for n in (2, 5)]
+    assert outputs == [{"n": 4}, {"n": 10}]
+    assert len(parses) <= 2  # the engine's and the validator's parse at creation; none per execution
+    text = json.dumps(definition)
+    first, second = stepfunctions.parse_definition(text), stepfunctions.parse_definition(text)
+    assert first[1] is second[1] and first[0] is not second[0]
