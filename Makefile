@@ -22,7 +22,7 @@ $(shell rm -rf $(VENV))
 endif
 endif
 
-.PHONY: setup glue-runtime run lab test test-browser peer-check lint bench clean
+.PHONY: setup glue-runtime run lab test test-core test-emulator test-notebooks test-browser peer-check lint bench clean
 
 setup: $(STAMP)
 
@@ -51,11 +51,24 @@ run: setup
 lab: setup
 	$(BIN)/python -m flightpipe.lab $(if $(PORT),--port $(PORT)) --lab-port $(LAB_PORT)
 
-# Every test, the notebooks (nbval) included. The tests start their own local stack.
+# Every test, the notebooks (nbval) included, each part printing its 15 slowest tests. The tests start their own
+# local stacks. The core suite runs on TEST_WORKERS pytest-xdist workers, each with its own stack (the tests of
+# one tests/e2e/ file stay together: tests/conftest.py). Most of the time is waiting
+# on the chain (Step Functions Wait states, job processes), so more workers than cores pay. The three parts run
+# side by side, each one's output printed when it ends; the emulator's and the notebooks' (serial: nbval runs
+# the notebooks in order on one stack) end well before the core's.
+TEST_WORKERS ?= 4
 test: setup glue-runtime $(NODE_STAMP)
-	$(BIN)/python -m pytest tests --ignore=tests/browser --durations=15
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-core test-emulator test-notebooks
+
+test-core:
+	$(BIN)/python -m pytest tests --ignore=tests/browser -n $(TEST_WORKERS) --dist loadscope --durations=15
+
+test-emulator:
 	cd emulator && ../$(BIN)/python -m pytest tests --durations=15
-	$(BIN)/python -m pytest --nbval $(NBVAL_NOTEBOOKS) --nbval-sanitize-with notebooks/sanitize.cfg
+
+test-notebooks:
+	$(BIN)/python -m pytest --nbval $(NBVAL_NOTEBOOKS) --nbval-sanitize-with notebooks/sanitize.cfg --durations=15
 
 # JupyterLab driven by Playwright in Debian's Chromium (/usr/bin/chromium): notebook 10 runs in a real browser.
 test-browser: setup

@@ -1,13 +1,13 @@
-"""Run the Glue job's `main(argv)` in this process and write what it cost to a JSON file.
+"""Run the Glue job's `main(argv)` (flightpipe_job.run) in this process and write what it cost to a JSON file.
 
-    python -m bench.job_driver RESULT.json JOB_SCRIPT.py -- --raw_bucket … (the job's arguments)
+    python -m bench.job_driver RESULT.json -- --raw_bucket … (the job's arguments)
 
 Run as a subprocess of the benchmark, so that its peak RSS is the job's alone (the stack lives in the parent).
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import resource
 import sys
@@ -28,14 +28,11 @@ def peak_rss_kb() -> int:
 
 
 def main(argv: list[str]) -> None:
-    result_path, script, separator, *job_argv = argv
+    result_path, separator, *job_argv = argv
     if separator != "--":
         raise SystemExit(__doc__)
     started = time.perf_counter()
-    spec = importlib.util.spec_from_file_location("daily_flights_etl", script)
-    job = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = job  # dataclasses look their module up
-    spec.loader.exec_module(job)
+    job = importlib.import_module("flightpipe_job.run")
     imported = time.perf_counter()
     summary = job.main(job_argv)
     finished = time.perf_counter()

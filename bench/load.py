@@ -29,7 +29,6 @@ from flightpipe.samples import write_resampled_day
 from flightpipe_local import context, glue_runtime
 from flightpipe_local.glue_jobs import job_environment
 
-JOB_SCRIPT = PROJECT_ROOT / "glue_job" / "daily_flights_etl.py"
 AIRPORTS = PROJECT_ROOT / "data" / "airports.csv"
 BASELINE_SQL = """
 INSERT INTO fact
@@ -102,11 +101,11 @@ class LoadBench:
         # and the job's wheel on its path, as --extra-py-files gives it.
         python = glue_runtime.resolve().python
         env = job_environment(context.current(), "bench", [job_wheel.build()])
-        command = [str(python), "-m", "bench.job_driver", str(result), str(JOB_SCRIPT), "--", *argv]
+        command = [str(python), "-m", "bench.job_driver", str(result), "--", *argv]
         if profile:  # pyinstrument is not part of Glue's runtime: profiles run on this interpreter
             python, env = sys.executable, os.environ.copy()
             command = [python, "-m", "pyinstrument", "-r", "text", "-o", str(profile), "-m",
-                       "bench.job_driver", str(result), str(JOB_SCRIPT), "--", *argv]
+                       "bench.job_driver", str(result), "--", *argv]
         started = time.perf_counter()
         done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, env=env)
         process_seconds = time.perf_counter() - started

@@ -114,11 +114,13 @@ def use_target(target: str = "local", region: str = DEFAULT_REGION) -> Target:
     return Target("local", region, endpoint)
 
 
-def default_warehouse(target: Target, project: str = "flightpipe"):
-    """The project's warehouse on `target`, found by its default names (the secret's ARN is looked up)."""
+def default_warehouse(target: Target, project: str = "flightpipe", secret_arn: str = ""):
+    """The project's warehouse on `target`, found by its default names (the secret's ARN is looked up unless
+    given: Secrets Manager ends it with random characters)."""
     from flightpipe.names import Names
     from flightpipe.warehouse import Warehouse
 
     names = Names(project=project, region=target.region, bucket="")
-    secret = target.client("secretsmanager").describe_secret(SecretId=names.redshift_secret)
-    return Warehouse(database=names.redshift_database, cluster_id=names.redshift_cluster, secret_arn=secret["ARN"])
+    if not secret_arn:
+        secret_arn = target.client("secretsmanager").describe_secret(SecretId=names.redshift_secret)["ARN"]
+    return Warehouse(database=names.redshift_database, cluster_id=names.redshift_cluster, secret_arn=secret_arn)

@@ -127,3 +127,59 @@ class Names:
 
     def raw_key(self, run_date: str) -> str:
         return f"{self.raw_prefix}date={run_date}/flights.csv"
+
+
+@dataclass(frozen=True)
+class Arns:
+    """The ARNs of the project's resources in one account, built from their names as AWS documents them.
+
+    Formats: IAM User Guide, "IAM identifiers" (roles: `arn:partition:iam::account:role/name`, created without
+    a path); the Service Authorization Reference's "Resource types" table of each service (Step Functions
+    `stateMachine:name`, SNS and SQS `name`, EventBridge `rule/name` on the default bus, CloudTrail `trail/name`,
+    Glue `crawler/name` and `job/name`, Redshift `cluster:name`). The secret's ARN is not here: Secrets Manager
+    appends six random characters to it, so it can only be looked up.
+    """
+
+    names: Names
+    account: str
+
+    def _arn(self, service: str, resource: str) -> str:
+        return self.names.arn(service, resource, self.account)
+
+    @property
+    def state_machine(self) -> str:
+        return self.names.state_machine_arn(self.account)
+
+    @property
+    def topic(self) -> str:
+        return self._arn("sns", self.names.topic)
+
+    @property
+    def queue(self) -> str:
+        return self._arn("sqs", self.names.queue)
+
+    @property
+    def rule(self) -> str:
+        return self._arn("events", f"rule/{self.names.rule}")
+
+    @property
+    def trail(self) -> str:
+        return self._arn("cloudtrail", f"trail/{self.names.trail}")
+
+    @property
+    def crawler(self) -> str:
+        return self._arn("glue", f"crawler/{self.names.crawler}")
+
+    @property
+    def job(self) -> str:
+        return self._arn("glue", f"job/{self.names.job}")
+
+    @property
+    def cluster(self) -> str:
+        return self._arn("redshift", f"cluster:{self.names.redshift_cluster}")
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """Role ARN per key of `Names.roles` (IAM is global: no region)."""
+        return {key: self.names.arn("iam", f"role/{name}", self.account, region="")
+                for key, name in self.names.roles.items()}

@@ -6,7 +6,7 @@ for actions AWS does not let you scope to a resource (`WILDCARD_REQUIRED`, each 
 
 from __future__ import annotations
 
-from flightpipe.names import Names
+from flightpipe.names import Arns, Names
 
 # Actions that accept no resource-level scoping in IAM, so AWS requires "*" for them.
 WILDCARD_REQUIRED = {
@@ -28,19 +28,19 @@ def trust(service: str) -> dict:
 
 def _arns(names: Names, account: str) -> dict[str, str]:
     """The ARNs the policies name, in the caller's partition (names.partition: never a hard-coded `arn:aws:`)."""
-    a, arn = account, names.arn
+    a, arn, of = account, names.arn, Arns(names, account)
     return {
         "bucket": names.s3_arn(names.bucket),
-        "cluster": arn("redshift", f"cluster:{names.redshift_cluster}", a),
+        "cluster": of.cluster,
         "dbname": arn("redshift", f"dbname:{names.redshift_cluster}/{names.redshift_database}", a),
         "secret": arn("secretsmanager", f"secret:{names.redshift_secret}-*", a),
         "catalog": arn("glue", "catalog", a),
         "database": arn("glue", f"database/{names.glue_database}", a),
         "table": arn("glue", f"table/{names.glue_database}/*", a),
-        "crawler": arn("glue", f"crawler/{names.crawler}", a),
-        "job": arn("glue", f"job/{names.job}", a),
-        "topic": arn("sns", names.topic, a),
-        "state_machine": names.state_machine_arn(a),
+        "crawler": of.crawler,
+        "job": of.job,
+        "topic": of.topic,
+        "state_machine": of.state_machine,
         "job_logs": arn("logs", "log-group:/aws-glue/*", a),
     }
 

@@ -8,6 +8,7 @@ instead of a traceback, so JupyterLab shows just that line.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import boto3
@@ -45,7 +46,7 @@ def missing_resources(names: Names, account_id: str, region: str) -> list[str]:
     session = boto3.Session(region_name=region)
     s3, sfn = session.client("s3"), session.client("stepfunctions")
     sqs, secrets = session.client("sqs"), session.client("secretsmanager")
-    sm_arn = f"arn:aws:states:{region}:{account_id}:stateMachine:{names.state_machine}"
+    sm_arn = dataclasses.replace(names, region=region).state_machine_arn(account_id)  # in the partition too
     probes: list[tuple[str, Callable[[], object]]] = [
         (f"bucket {names.bucket}", lambda: s3.head_bucket(Bucket=names.bucket)),
         (f"secret {names.redshift_secret}", lambda: secrets.describe_secret(SecretId=names.redshift_secret)),

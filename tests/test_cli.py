@@ -187,10 +187,20 @@ def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path_factory):
     import signal
     import time
 
-    home = tmp_path_factory.mktemp("interrupted")
+    import boto3
+
+    from flightpipe.names import Names
+
+    home, port = tmp_path_factory.mktemp("interrupted"), free_port()
+
+    def client(service):
+        return boto3.client(service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
     try:
-        assert flightpipe(home, "local", "start", "--port", str(free_port())).returncode == 0
+        assert flightpipe(home, "local", "start", "--port", str(port)).returncode == 0
         assert flightpipe(home, "run", "provision").returncode == 0
+        names = Names.derive("flightpipe", "us-east-1", client("sts").get_caller_identity()["Account"])
         env = {**os.environ, "FLIGHTPIPE_HOME": str(home), "FLIGHTPIPE_RUNS": str(home / "runs")}
         env.pop("FLIGHTPIPE_LOCAL_ENDPOINT", None)
         proc = subprocess.Popen([sys.executable, "-m", "flightpipe.cli", "run", "daily", "-p", "run_date",
@@ -200,7 +210,12 @@ def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path_factory):
         while "…" not in seen:  # "[1/2] 10_daily_ingest.ipynb … ": the first notebook starts
             seen += proc.stdout.read(1)
             assert proc.poll() is None, seen
-        time.sleep(6)  # its cells run (upload, then waiting for the chain: well over 6 s in all)
+        # Its cells run: the day is uploaded, then the notebook waits for the chain (seconds more).
+        deadline = time.monotonic() + 120
+        while not client("s3").list_objects_v2(Bucket=names.bucket, Prefix=names.raw_key("2013-01-01")).get(
+                "KeyCount"):
+            assert time.monotonic() < deadline and proc.poll() is None, "the day was not uploaded"
+            time.sleep(0.1)
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 130, err

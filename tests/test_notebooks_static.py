@@ -80,3 +80,45 @@ def test_averages_are_taken_over_a_fractional_type(path):
         if cell.cell_type == "code":
             bare = re.findall(r"(?i)\bAVG\(\s*(?!CAST\b)[^)]*\)", cell.source)
             assert not bare, f"{path.name} cell {cell.get('id')}: {bare} (cast to DOUBLE PRECISION first)"
+
+
+# What the cell after `parameters` must not do by hand: runbook_context does it, in the caller's partition.
+HAND_MADE = {
+    "an ARN built from a string": re.compile(r"""f?["']arn:(aws[\w-]*:|\{)"""),
+    "a warehouse constructed": re.compile(r"\bWarehouse\("),
+    "a state machine ARN derived": re.compile(r"\.state_machine_arn\("),
+    "names derived": re.compile(r"\bNames\.(for_caller|derive)\(|\bNames\("),
+    "the target chosen": re.compile(r"\buse_target\("),
+    "the caller asked": re.compile(r"\bget_caller_identity\("),
+}
+
+
+def hand_made(source: str) -> list[str]:
+    return [what for what, pattern in HAND_MADE.items() if pattern.search(source)]
+
+
+def test_the_rule_sees_each_hand_made_derivation():
+    old_setup = ('tgt = config.use_target(target, region)\ncaller = boto3.client("sts").get_caller_identity()\n'
+                 'names = Names.for_caller(project, region, caller, bucket)')
+    assert hand_made(old_setup) == ["names derived", "the target chosen", "the caller asked"]
+    assert hand_made('sm_arn = f"arn:aws:states:{region}:{account_id}:stateMachine:{names.state_machine}"') == [
+        "an ARN built from a string"]
+    assert hand_made('arn = f"arn:{partition}:sns:{region}:{account_id}:{names.topic}"') == [
+        "an ARN built from a string"]
+    assert hand_made("wh = Warehouse(database=names.redshift_database, cluster_id=names.redshift_cluster)") == [
+        "a warehouse constructed"]
+    assert hand_made("sm_arn = names.state_machine_arn(account_id)") == ["a state machine ARN derived"]
+    assert hand_made('if sub["SubscriptionArn"].startswith("arn:"):') == []  # reading an ARN is fine
+    assert hand_made("sm_arn = ctx.arns.state_machine\nwh = ctx.warehouse") == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.stem)
+def test_derived_values_come_from_the_runbook_context(path):
+    nb = read(path)
+    tagged = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    setup = nb.cells[tagged + 1]
+    assert setup.cell_type == "code", f"{path.name}: the cell after the parameters derives the rest"
+    assert "ctx = runbook_context(target, region, project, bucket)" in setup.source, path.name
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not hand_made(cell.source), f"{path.name} cell {cell.get('id')}: {hand_made(cell.source)}"

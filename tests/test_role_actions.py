@@ -133,7 +133,9 @@ def test_the_states_role_allows_each_call_of_the_state_machine(task, action, res
 
 # ---- the Glue job -------------------------------------------------------------------------------------------------
 
-JOB = PROJECT_ROOT / "glue_job" / "daily_flights_etl.py"
+# The job: its entry script and its package (the modules Glue gets as a wheel).
+JOB_FILES = [PROJECT_ROOT / "glue_job" / "daily_flights_etl.py",
+             *sorted((PROJECT_ROOT / "glue_job" / "flightpipe_job").glob("*.py"))]
 # The job's client variables → service (checked below against the clients the job creates).
 CLIENT_VARIABLES = {"s3": "s3", "self.s3": "s3", "glue": "glue", "self.client": "redshift-data"}
 # What each call of the job needs, on what (S3's actions per operation: S3 User Guide, "Required permissions for
@@ -144,7 +146,13 @@ JOB_NEEDS = {
     ("s3", "put_object"): [("s3:PutObject", STAGING_KEY, None)],
     ("s3", "upload_file"): [("s3:PutObject", REJECTS_KEY, None)],
     ("s3", "delete_objects"): [("s3:DeleteObject", STAGING_KEY, None)],
+    # A day's older versions get their ledger rows: ListObjectVersions on the day's key needs s3:ListBucketVersions.
+    ("s3", "list_object_versions"): [
+        ("s3:ListBucketVersions", ARN["bucket"], {"s3:prefix": NAMES.raw_key("2013-01-01")})],
     ("s3", "list_objects_v2"): [("s3:ListBucket", ARN["bucket"], {"s3:prefix": NAMES.staging_prefix + "jr_1/"})],
+    # the versions of a claimed key stored before the current one (ListObjectVersions needs s3:ListBucketVersions)
+    ("s3", "list_object_versions"): [("s3:ListBucketVersions", ARN["bucket"],
+                                      {"s3:prefix": NAMES.raw_key("2013-01-01")})],
     ("glue", "get_partitions"): [("glue:GetPartitions", r, None) for r in CATALOG_OBJECTS],
     ("glue", "get_job_runs"): [("glue:GetJobRuns", ARN["job"], None)],  # is the claim's run still alive?
     ("redshift-data", "execute_statement"): [("redshift-data:ExecuteStatement", ARN["cluster"], None),
@@ -158,7 +166,7 @@ JOB_NEEDS = {
 
 def job_calls() -> set[tuple[str, str]]:
     """(service, method) of every boto3 call in the job's source, paginated operations included."""
-    source = JOB.read_text()
+    source = "\n".join(path.read_text() for path in JOB_FILES)
     created = set(re.findall(r'boto3\.client\("([\w-]+)"', source))
     assert created <= set(CLIENT_VARIABLES.values()), f"the job creates clients {created}: map their variables"
     variables = "|".join(re.escape(v) for v in sorted(CLIENT_VARIABLES, key=len, reverse=True))

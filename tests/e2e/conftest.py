@@ -53,14 +53,20 @@ def chain(local_stack, tmp_path_factory) -> Chain:
 
 
 @pytest.fixture(scope="session")
-def reliability(chain):
-    """The collector of measured figures; written to runs/reliability.json when the session ends."""
+def reliability(chain, request):
+    """The collector of measured figures; written to runs/reliability.json when the session ends. On an xdist
+    worker the figures go to the controller instead, which writes every worker's as one file (tests/conftest.py)."""
     collector = Reliability()
     yield collector
     if collector.cases:
-        path = runs_dir() / "reliability.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(collector.summary(chain.provision_seconds), indent=2, default=str) + "\n")
+        summary = json.dumps(collector.summary(chain.provision_seconds), indent=2, default=str) + "\n"
+        worker_output = getattr(request.config, "workeroutput", None)
+        if worker_output is not None:
+            worker_output["reliability"] = summary
+        else:
+            path = runs_dir() / "reliability.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(summary)
 
 
 @pytest.fixture

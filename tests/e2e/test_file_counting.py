@@ -14,7 +14,7 @@ from e2e_support import compare, expected_facts, to_csv
 
 pytestmark = pytest.mark.e2e
 
-CSV_BLOCK_BYTES = 8 * 1024 * 1024  # the job's read block (glue_job/daily_flights_etl.py)
+CSV_BLOCK_BYTES = 8 * 1024 * 1024  # the job's read block (flightpipe_job.reading)
 
 
 def data_lines(body: bytes) -> int:

@@ -113,7 +113,7 @@ SQLISH = re.compile(r"(?i)sql|statement|query")
 PLACEHOLDER_BRACES = re.compile(r"\{(\w+)\}")
 # Where SQL text is built from values, and why that is safe. Anything else must use :name parameters.
 ALLOWED_SQL_BUILDING = {
-    ("glue_job/daily_flights_etl.py", "fill_sql"):
+    ("glue_job/flightpipe_job/loading.py", "fill_sql"):
         "fills the COPY placeholders of ledger_claim.sql and load_days.sql with staging paths and the role ARN, "
         "each checked against its pattern first",
     ("flightpipe/warehouse.py", "render_sql"):
@@ -171,7 +171,7 @@ def test_sql_with_values_uses_named_parameters_except_validated_copy_placeholder
         for path in sorted((ROOT / folder).rglob("*.py")):
             for function, construct, line in sql_building_sites(path):
                 found.setdefault((str(path.relative_to(ROOT)), function), []).append(f"{construct} at line {line}")
-    assert ("glue_job/daily_flights_etl.py", "fill_sql") in found, "the scan must see the known COPY filling"
+    assert ("glue_job/flightpipe_job/loading.py", "fill_sql") in found, "the scan must see the known COPY filling"
     unexpected = {site: how for site, how in found.items() if site not in ALLOWED_SQL_BUILDING}
     assert unexpected == {}, "SQL text built from values: use :name parameters"
 

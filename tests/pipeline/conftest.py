@@ -1,4 +1,4 @@
-"""Fixtures for the pipeline's tests: the Glue job as a module, and a provisioned warehouse on the local stack.
+"""Fixtures for the pipeline's tests: a provisioned warehouse on the local stack, and the Glue job run in-process.
 
 Each test that needs the stack gets its own bucket, Glue database and Redshift database (one DuckDB file
 behind the Data API), so tests never see each other's rows.
@@ -6,8 +6,6 @@ behind the Data API), so tests never see each other's rows.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,22 +15,12 @@ import pandas as pd
 import pytest
 
 from flightpipe import expected as reference
+from flightpipe_job import run
 
 ROOT = Path(__file__).resolve().parents[2]
-JOB_PATH = ROOT / "glue_job" / "daily_flights_etl.py"
 AIRPORTS = ROOT / "data" / "airports.csv"
 RAW_PREFIX = "raw/flights/"
 HEADER = "Carrier,OriginAirportID,DestAirportID,DepDelay,ArrDelay"
-
-
-@pytest.fixture(scope="session")
-def job():
-    """The Glue job script imported as a module (it is a standalone file, not part of flightpipe)."""
-    spec = importlib.util.spec_from_file_location("daily_flights_etl", JOB_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["daily_flights_etl"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +58,6 @@ normalise = reference.normalise
 class Pipeline:
     """One provisioned copy of the pipeline's storage on the local stack, and ways to drive the job."""
 
-    job: object
     bucket: str
     glue_database: str
     glue_table: str
@@ -125,7 +112,7 @@ class Pipeline:
         return argv + list(extra)
 
     def run(self, *extra: str, object_key: str | None = None, run_id: str | None = None) -> dict:
-        return self.job.main(self.args(*extra, object_key=object_key, run_id=run_id))
+        return run.main(self.args(*extra, object_key=object_key, run_id=run_id))
 
     def facts(self, day: str | None = None) -> pd.DataFrame:
         where = f" WHERE flight_date = '{day}'" if day else ""
@@ -161,7 +148,7 @@ def redshift(local_stack):
 
 
 @pytest.fixture
-def pipeline(job, redshift) -> Pipeline:
+def pipeline(redshift) -> Pipeline:
     """A fresh versioned bucket, catalog table, warehouse database with the schema and airports loaded."""
     suffix = uuid.uuid4().hex[:10]
     bucket = f"flightpipe-test-{suffix}"
@@ -182,7 +169,7 @@ def pipeline(job, redshift) -> Pipeline:
             },
         },
     )
-    p = Pipeline(job=job, bucket=bucket, glue_database=glue_database, glue_table=glue_table,
+    p = Pipeline(bucket=bucket, glue_database=glue_database, glue_table=glue_table,
                  cluster_id=redshift["cluster_id"], database=f"dev_{suffix}", secret_arn=redshift["secret_arn"],
                  role_arn=redshift["role_arn"])
     s3.upload_file(str(AIRPORTS), bucket, "dimensions/airports.csv")

@@ -34,7 +34,7 @@ def test_job_unit_tests_pass_on_glue_python_39_runtime():
     assert imported.stdout.strip() == str(wheel / "flightpipe_job" / "sql.py"), imported.stderr
     result = subprocess.run(
         [runtime.python, "-m", "pytest", "--noconftest", "-p", "no:cacheprovider", "-q",
-         "tests/pipeline/test_job_unit.py", "tests/pipeline/test_job_sql.py"],
+         "tests/pipeline/job"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, f"{runtime.banner}\n{result.stdout[-4000:]}{result.stderr[-2000:]}"

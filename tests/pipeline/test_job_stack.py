@@ -15,6 +15,10 @@ import pandas as pd
 import pytest
 
 from flightpipe import job_wheel
+from flightpipe_job.data_api import Warehouse
+from flightpipe_job.errors import JobFailed
+from flightpipe_job.loading import load_batch
+from flightpipe_job.settings import parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = sorted((ROOT / "sql" / "checks").glob("*.sql"))
@@ -139,7 +143,7 @@ WHOLE_FILE_PROBLEMS = {
 
 
 @pytest.mark.parametrize("problem", sorted(WHOLE_FILE_PROBLEMS))
-def test_an_unusable_file_fails_cleanly_and_good_days_still_load(pipeline, nyc_days, job, expected, problem):
+def test_an_unusable_file_fails_cleanly_and_good_days_still_load(pipeline, nyc_days, expected, problem):
     body, words = WHOLE_FILE_PROBLEMS[problem]
     pipeline.put_day("2013-01-01", nyc_days["2013-01-01"])
     pipeline.run()
@@ -147,7 +151,7 @@ def test_an_unusable_file_fails_cleanly_and_good_days_still_load(pipeline, nyc_d
 
     bad_version = pipeline.put_day("2013-01-01", body)
     pipeline.put_day("2013-01-02", nyc_days["2013-01-02"])
-    with pytest.raises(job.JobFailed) as failure:
+    with pytest.raises(JobFailed) as failure:
         pipeline.run(object_key=pipeline.key("2013-01-01"))
     message = str(failure.value)
     assert f"s3://{pipeline.bucket}/{pipeline.key('2013-01-01')}?versionId={bad_version}" in message
@@ -167,13 +171,13 @@ def test_an_unusable_file_fails_cleanly_and_good_days_still_load(pipeline, nyc_d
     assert run_checks(pipeline)["ledger_loaded_not_latest"] == 1
 
 
-def test_a_failing_transaction_leaves_the_previous_state(pipeline, nyc_days, job, expected):
+def test_a_failing_transaction_leaves_the_previous_state(pipeline, nyc_days, expected):
     pipeline.put_day("2013-01-01", nyc_days["2013-01-01"])
     pipeline.run()
     before_facts, before_loaded = pipeline.facts(), pipeline.ledger().query("status == 'LOADED'")
 
     pipeline.put_day("2013-01-01", nyc_days["2013-01-03"])
-    with pytest.raises(job.JobFailed, match="load .* failed"):
+    with pytest.raises(JobFailed, match="load .* failed"):
         pipeline.run("--fault", "fail_in_transaction", object_key=pipeline.key("2013-01-01"))
     after = pipeline.facts()
     assert expected.normalise(after).equals(expected.normalise(before_facts))
@@ -239,7 +243,7 @@ def test_a_crashed_run_is_taken_over_and_the_day_loads_once(pipeline, nyc_days, 
     assert set(run_checks(pipeline).values()) == {0}
 
 
-def test_an_older_version_never_replaces_a_newer_one(pipeline, nyc_days, expected, job):
+def test_an_older_version_never_replaces_a_newer_one(pipeline, nyc_days, expected):
     """A slow run that staged v1 commits after a run that loaded v2: the load transaction skips v1."""
     pipeline.put_day("2013-01-01", nyc_days["2013-01-01"])
     slow = f"jr_slow_{pipeline.bucket[-10:]}"
@@ -256,9 +260,9 @@ def test_an_older_version_never_replaces_a_newer_one(pipeline, nyc_days, expecte
     newer = expected.normalise(pipeline.facts())
 
     # The slow run's transaction finally commits: it must not put v1 back.
-    args = job.parse_args(slow_args)
-    db = job.Warehouse(args)
-    db.batch(job.load_batch(args), "late load")
+    args = parse_args(slow_args)
+    db = Warehouse(args)
+    db.batch(load_batch(args), "late load")
     assert expected.normalise(pipeline.facts()).equals(newer)
     assert newer.equals(expected(nyc_days["2013-01-02"]))
     ledger = pipeline.ledger().set_index("job_run_id")

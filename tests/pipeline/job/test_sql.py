@@ -1,6 +1,6 @@
 """The job library's SQL access and the project's statement splitter (flightpipe_job.sql).
 
-Like test_job_unit.py this file also runs on Glue's runtime (Python 3.9), there with flightpipe_job imported from
+Like the other tests in this folder it also runs on Glue's runtime (Python 3.9), there with flightpipe_job imported from
 the built wheel as a zip on sys.path: no conftest, Python 3.9 syntax.
 """
 
@@ -12,7 +12,7 @@ import pytest
 
 from flightpipe_job import sql
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SQL_FILES = sorted(str(p.relative_to(ROOT / "sql")) for p in (ROOT / "sql").rglob("*.sql"))
 
 

@@ -1,0 +1,99 @@
+"""The job's Redshift Data API client: statements with a bounded wait, retried on a serializable conflict."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import time
+from typing import Any, Callable
+
+import boto3
+
+from flightpipe_job.errors import StatementFailed
+from flightpipe_job.log import log
+
+# Redshift fails one of two conflicting transactions with ERROR 1023 ("Serializable isolation violation");
+# the failed one is rolled back whole, so it is retried (doc "Serializable isolation").
+SERIALIZABLE_CONFLICT = re.compile(r"\b1023\b|serializable isolation violation", re.IGNORECASE)
+CONFLICT_RETRIES = 5
+
+
+class Warehouse:
+    """Redshift Data API calls with a bounded wait: execute (with :name parameters), query, batch."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.client = boto3.client("redshift-data")
+        self.timeout = args.statement_timeout_seconds
+        self.target: dict[str, str] = {"Database": args.redshift_database}
+        if args.redshift_cluster_id:
+            self.target["ClusterIdentifier"] = args.redshift_cluster_id
+        else:
+            self.target["WorkgroupName"] = args.redshift_workgroup
+        if args.redshift_secret_arn:
+            self.target["SecretArn"] = args.redshift_secret_arn
+        elif args.redshift_db_user:
+            self.target["DbUser"] = args.redshift_db_user
+
+    def _wait(self, statement_id: str, what: str) -> dict[str, Any]:
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005  # most statements take milliseconds: look early, then back off to one look per 2 s
+        while True:
+            time.sleep(delay)
+            desc = self.client.describe_statement(Id=statement_id)
+            if desc["Status"] == "FINISHED":
+                return desc
+            if desc["Status"] in ("FAILED", "ABORTED"):
+                raise StatementFailed(f"{what}: {desc['Status']}: {desc.get('Error', 'no error text')}")
+            if time.monotonic() > deadline:
+                raise StatementFailed(f"{what}: statement {statement_id} not finished after {self.timeout:.0f}s")
+            delay = min(delay * 1.25, 2.0)
+
+    def _retrying(self, submit: Callable[[], str], what: str) -> dict[str, Any]:
+        """Submit and wait; a transaction that lost a serializable conflict (ERROR 1023) is submitted again
+        after a growing, jittered pause (it was rolled back whole, so running it again is safe)."""
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                return self._wait(submit(), what)
+            except StatementFailed as exc:
+                if attempt == CONFLICT_RETRIES or not SERIALIZABLE_CONFLICT.search(str(exc)):
+                    raise
+                pause = min(0.2 * 2**attempt, 5.0) * (0.5 + random.random())  # noqa: S311 - jitter, not crypto
+                log(f"{what}: serializable conflict with another transaction, retrying in {pause:.1f}s")
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def execute(self, sql: str, what: str, **params: Any) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"Sql": sql, **self.target}
+        if params:  # the Data API takes text values and rejects empty ones: the SQL casts them
+            kwargs["Parameters"] = [{"name": k, "value": str(v)} for k, v in params.items()]
+        return self._retrying(lambda: self.client.execute_statement(**kwargs)["Id"], what)
+
+    def rows(self, statement_id: str) -> list[dict[str, Any]]:
+        """The result of a finished statement (or batch sub-statement `<id>:N`), every page."""
+        rows: list[dict[str, Any]] = []
+        token = None
+        while True:
+            page = self.client.get_statement_result(Id=statement_id, **({"NextToken": token} if token else {}))
+            names = [c["name"] for c in page["ColumnMetadata"]]
+            rows += [dict(zip(names, map(field_value, record))) for record in page["Records"]]
+            token = page.get("NextToken")
+            if not token:
+                return rows
+
+    def query(self, sql: str, what: str, **params: Any) -> list[dict[str, Any]]:
+        desc = self.execute(sql, what, **params)
+        return self.rows(desc["Id"]) if desc.get("HasResultSet") else []
+
+    def batch(self, sqls: list[str], what: str) -> dict[str, Any]:
+        """All statements in one transaction: BatchExecuteStatement commits all or none."""
+        return self._retrying(lambda: self.client.batch_execute_statement(Sqls=sqls, **self.target)["Id"], what)
+
+
+def field_value(field: dict[str, Any]) -> Any:
+    if field.get("isNull"):
+        return None
+    for kind in ("stringValue", "longValue", "doubleValue", "booleanValue", "blobValue"):
+        if kind in field:
+            return field[kind]
+    return None

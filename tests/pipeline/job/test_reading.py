@@ -1,0 +1,100 @@
+"""The job's reading of a daily file: the header's column order, the file's own line count, line numbers across
+blocks, lines too long for a block.
+
+Also run on Glue's runtime (test_job_on_glue_runtime.py): Python 3.9 syntax, no conftest.
+"""
+
+from __future__ import annotations
+
+import pytest
+from job_inputs import HEADER, scan
+
+from flightpipe_job import reading
+from flightpipe_job.errors import BadFile
+from flightpipe_job.reading import HEADER_PEEK_BYTES, column_order
+
+
+def test_reordered_header_with_bom_case_spaces_and_crlf_is_accepted():
+    data = b'\xef\xbb\xbf ArrDelay ,"depdelay",CARRIER,OriginAirportID,DestAirportID\r\n5,61,AA,10397,12478\r\n'
+    counts, valid, rejected = scan(data)
+    assert counts.rows_read == 1 and rejected.empty
+    row = valid.iloc[0]
+    assert (row.carrier, row.origin_airport_id, row.dest_airport_id, row.dep_delay, row.arr_delay) == (
+        "AA", 10397, 12478, 61, 5)
+
+
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        (b"", "empty"),
+        (b"Carrier,OriginAirportID,DestAirportID,DepDelay\n", "missing ['ArrDelay']"),
+        (b"Carrier,Origin,DestAirportID,DepDelay,ArrDelay\n", "unexpected ['origin']"),
+        (HEADER + b",Tail\n", "unexpected ['tail']"),
+        (HEADER + b",carrier\n", "repeated ['carrier']"),
+        (b"\x1f\x8b\x08\x00\xff\xfe binary", "not UTF-8"),
+        (b"x" * 70000, "no line break"),
+    ],
+)
+def test_unusable_headers_fail_naming_the_object(data, words):
+    with pytest.raises(BadFile) as failure:
+        column_order(data[: HEADER_PEEK_BYTES], "s3://bucket/raw/date=2013-01-01/flights.csv?versionId=v1")
+    assert "s3://bucket/raw/date=2013-01-01/flights.csv?versionId=v1" in str(failure.value)
+    assert words in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    "tail, data_lines",
+    [
+        (b"AA,10397,12478,61,5\nUA,10397,12478,70,1\n", 2),  # the last line break ends the last line
+        (b"AA,10397,12478,61,5\nUA,10397,12478,70,1", 2),  # a last line without one still counts
+        (b"AA,10397,12478,61,5\r\nUA,10397,12478,70,1\r\n", 2),
+        (b"AA,10397,12478,61,5\nUA,10397,12478,70,1\n\n", 3),  # an empty line after it is a (blank) line
+        (b"AA,10397,12478,61,5\n\n\nUA,10397,12478,70,1\n \n", 5),
+    ],
+)
+def test_rows_read_is_the_files_own_line_count(tail, data_lines):
+    data = b"\xef\xbb\xbf" + HEADER + b"\n" + tail
+    assert data.count(b"\n") + (not data.endswith(b"\n")) - 1 == data_lines  # the count, by hand
+    counts, valid, rejected = scan(data)
+    assert counts.rows_read == data_lines and valid.source_line.tolist()[0] == 2 and rejected.empty
+    assert counts.rows_read == counts.rows_valid + counts.rows_rejected + counts.rows_blank
+    assert counts.rows_filtered == data_lines - 2  # the blank lines: both rows pass the threshold
+
+
+def test_a_line_longer_than_the_read_block_is_rejected_and_the_rest_loads(monkeypatch):
+    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 4096)
+    fits = b"AA,10397,12478,61," + b" " * (4096 - 19) + b"5"  # exactly 4096 bytes: still a line
+    assert len(fits) == 4096
+    lines = [HEADER, b"AA,10397,12478,61,5", b"AA,10397,12478,61,5" + b"9" * 10000, fits,
+             b"UA,10397,12478,70,1", b"AA," + b"x" * 9000]  # the last one without a line break
+    counts, valid, rejected = scan(b"\n".join(lines))
+    assert valid.source_line.tolist() == [2, 4, 5]
+    got = dict(zip(rejected.source_line.astype(int), rejected.reason))  # noqa: B905 - runs on Python 3.9 too
+    assert got == {3: "line 3 is longer than 4096 bytes", 6: "line 6 is longer than 4096 bytes"}
+    assert counts.rows_read == 5
+    assert rejected.set_index("source_line").loc[3, "raw_record"].startswith("AA,10397,12478,61,5999")
+
+
+def test_a_lone_carriage_return_fails_the_file_instead_of_miscounting():
+    with pytest.raises(BadFile, match="lone"):
+        scan(HEADER + b"\nAA,10397,12478,61,5\rUA,10397,12478,70,1\n")
+
+
+def test_line_numbers_stay_right_across_many_blocks(monkeypatch):
+    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 4096)
+    lines, bad = [HEADER], set()
+    for i in range(2, 20000):
+        if i % 997 == 0:
+            lines.append(b"AA,10397")  # malformed: skipped by the parser itself
+            bad.add(i)
+        elif i % 1009 == 0:
+            lines.append(b"AA,10397,12478,late,5")  # rejected by validation
+            bad.add(i)
+        else:
+            lines.append(b"AA,10397,12478,%d,5" % (i % 200))
+    counts, valid, rejected = scan(b"\n".join(lines) + b"\n")
+    assert sorted(rejected.source_line.astype(int)) == sorted(bad)
+    numbers = valid.source_line.to_numpy()
+    assert numbers.tolist() == [i for i in range(2, 20000) if i not in bad]
+    # Each valid row's delay is the one written on its line.
+    assert (valid.dep_delay.to_numpy() == numbers % 200).all()
