@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -24,7 +25,7 @@ from flightpipe_job.sources import (
     older_versions,
     prefix_versions,
 )
-from flightpipe_job.staging import StagedDay, Staging, delete_prefix, stage_day
+from flightpipe_job.staging import StagedDay, Staging, delete_prefix, open_ahead, stage_day
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -64,9 +65,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     staged: list[StagedDay] = []
     staging = Staging(s3, args.raw_bucket, f"{args.staging_prefix}{args.run_id}/flights/")
-    for got in claims:
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="get-ahead")
+    for got, opened in zip(claims, open_ahead(s3, [got.obj for got in claims], pool)):
         try:
-            day = stage_day(s3, args, got.obj, got.load_id, airport_ids, staging)
+            day = stage_day(s3, args, got.obj, got.load_id, airport_ids, staging, opened)
         except BadFile as exc:
             finish(db, got.load_id, "FAILED", False, str(exc))
             errors.append(str(exc))
@@ -82,6 +84,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"of which {c.rows_filtered} below the threshold; {day.rows_staged} staged"
             + (f"; rejects in {day.rejects_location}" if day.rejects_location else ""))
         staged.append(day)
+    pool.shutdown()
 
     # A version that stopped being current while it was read is not loaded: the run started for the newer
     # upload loads that one. S3's one-second LastModified cannot order uploads of the same second; this can.
