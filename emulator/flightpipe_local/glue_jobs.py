@@ -408,8 +408,8 @@ _servers_lock = threading.Lock()
 
 
 def fork_server(ctx: StackContext, python: str) -> ForkServer | None:
-    """The stack's warm runtime, started on first use (None when FLIGHTPIPE_LOCAL_GLUE_FORK=0 or it cannot
-    start: runs then start a fresh interpreter, as before)."""
+    """The stack's warm runtime, started by the stack's first job run (a stack that runs no job pays nothing);
+    None when FLIGHTPIPE_LOCAL_GLUE_FORK=0 or it cannot start: runs then start a fresh interpreter each."""
     if os.environ.get(FORK_ENV, "1").strip() == "0":
         return None
     with _servers_lock:
@@ -587,14 +587,13 @@ def _response_update_job(self: GlueResponse) -> Any:
     return ActionResult({"JobName": name})
 
 
-def _prepare_runtime(ctx: StackContext) -> None:
+def _prepare_runtime() -> None:
     try:
         runtime = glue_runtime.resolve()
     except Exception as exc:  # reported again by every job run that needs it
         log.error("Glue runtime unavailable: %s", exc)
         return
     log.info("%s", runtime.banner)
-    fork_server(ctx, runtime.python)
 
 
 def _require_ctx() -> StackContext:
@@ -619,7 +618,7 @@ def install(ctx: StackContext) -> None:
     with _servers_lock:
         _open_stacks.add(ctx.state_dir)
     starting_seconds()  # a bad FLIGHTPIPE_LOCAL_JOB_STARTING_SECONDS stops the stack from starting, with the reason
-    threading.Thread(target=_prepare_runtime, args=(ctx,), name="glue-runtime", daemon=True).start()
+    threading.Thread(target=_prepare_runtime, name="glue-runtime", daemon=True).start()
 
 
 def shutdown(ctx: StackContext | None = None) -> None:
