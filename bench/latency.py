@@ -14,6 +14,7 @@ from pathlib import Path
 
 import boto3
 
+from bench import statements
 from bench.stack import Stack
 from flightpipe.config import PROJECT_ROOT
 
@@ -28,6 +29,7 @@ class Run:
     stages: dict[str, float] = field(default_factory=dict)
     job_process: float = 0.0  # the Glue job run, StartedOn → CompletedOn
     crawler_polls: int = 0
+    statements: int = 0  # Data API statements the job run made
     message: str = ""
 
 
@@ -98,6 +100,7 @@ def one_run(stack: Stack, day: str, queue_url: str, timeout: float = 120.0) -> R
         if job_run.get("Arguments", {}).get("--object_key") == key and job_run.get("CompletedOn"):
             if job_run["StartedOn"].timestamp() >= uploaded - 1:
                 run.job_process = job_run["CompletedOn"].timestamp() - job_run["StartedOn"].timestamp()
+                run.statements = statements.created_between(job_run["StartedOn"], job_run["CompletedOn"])
                 break
     return run
 
@@ -119,5 +122,6 @@ def measure(stack: Stack, runs: int = 5) -> dict:
         "stages": stages,
         "job_process": statistics.median(r.job_process for r in results),
         "crawler_polls": max(r.crawler_polls for r in results),
+        "statements": max(r.statements for r in results),
         "rows": {d: sum(1 for _ in open(SAMPLES / f"date={d}" / "flights.csv")) - 1 for d in days},
     }

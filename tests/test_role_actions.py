@@ -146,10 +146,12 @@ JOB_NEEDS = {
     ("s3", "put_object"): [("s3:PutObject", STAGING_KEY, None)],
     ("s3", "upload_file"): [("s3:PutObject", REJECTS_KEY, None)],
     ("s3", "delete_objects"): [("s3:DeleteObject", STAGING_KEY, None)],
+    # A day's older versions get their ledger rows: ListObjectVersions on the day's key, or on the raw prefix when
+    # a run considers several days, needs s3:ListBucketVersions.
+    ("s3", "list_object_versions"): [
+        ("s3:ListBucketVersions", ARN["bucket"], {"s3:prefix": NAMES.raw_key("2013-01-01")}),
+        ("s3:ListBucketVersions", ARN["bucket"], {"s3:prefix": NAMES.raw_prefix})],
     ("s3", "list_objects_v2"): [("s3:ListBucket", ARN["bucket"], {"s3:prefix": NAMES.staging_prefix + "jr_1/"})],
-    # the versions of a claimed key stored before the current one (ListObjectVersions needs s3:ListBucketVersions)
-    ("s3", "list_object_versions"): [("s3:ListBucketVersions", ARN["bucket"],
-                                      {"s3:prefix": NAMES.raw_key("2013-01-01")})],
     ("glue", "get_partitions"): [("glue:GetPartitions", r, None) for r in CATALOG_OBJECTS],
     ("glue", "get_job_runs"): [("glue:GetJobRuns", ARN["job"], None)],  # is the claim's run still alive?
     ("redshift-data", "execute_statement"): [("redshift-data:ExecuteStatement", ARN["cluster"], None),

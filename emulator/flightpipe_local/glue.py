@@ -18,6 +18,7 @@ def patches() -> list[Patch]:
 
 def install(ctx: StackContext) -> None:
     glue_crawler.crawl_seconds()  # a bad FLIGHTPIPE_LOCAL_CRAWL_SECONDS stops the stack from starting, with the reason
+    glue_crawler.stopping_seconds()  # so does a bad FLIGHTPIPE_LOCAL_CRAWL_STOPPING_SECONDS
     glue_jobs.install(ctx)
 
 

@@ -55,8 +55,10 @@ log = logging.getLogger("flightpipe_local.glue")
 # with ~0.5 s of slack each side for a busy machine; every test that drives the chain pays it.
 CRAWL_SECONDS_ENV = "FLIGHTPIPE_LOCAL_CRAWL_SECONDS"
 DEFAULT_CRAWL_SECONDS = 1.5
-# Pause in the STOPPING state after a crawl's work is done (Glue "finishes writing to the catalog").
+# Pause in the STOPPING state after a crawl's work is done (Glue "finishes writing to the catalog"); env
+# FLIGHTPIPE_LOCAL_CRAWL_STOPPING_SECONDS overrides it (read at each StartCrawler; the bench sets 0).
 STOPPING_SECONDS = 0.05
+STOPPING_SECONDS_ENV = "FLIGHTPIPE_LOCAL_CRAWL_STOPPING_SECONDS"
 # After StopCrawler the crawler stays STOPPING at least this long: on AWS stopping a crawl takes a while, and
 # a GetCrawler right after StopCrawler sees STOPPING (Crawler.State: READY | RUNNING | STOPPING).
 STOP_REQUESTED_SECONDS = 0.5
@@ -367,6 +369,7 @@ class LocalCrawl(FakeCrawl):
         self.error_message: str | None = None
         self.cancel_requested = False
         self.minimum_seconds = 0.0
+        self.stopping_seconds = STOPPING_SECONDS
         self.summary = CrawlSummary()
 
     @property
@@ -402,15 +405,24 @@ class LocalCrawl(FakeCrawl):
 
 def crawl_seconds() -> float:
     """The least time a crawl stays RUNNING: FLIGHTPIPE_LOCAL_CRAWL_SECONDS, or DEFAULT_CRAWL_SECONDS."""
-    text = os.environ.get(CRAWL_SECONDS_ENV, "").strip()
+    return _seconds_setting(CRAWL_SECONDS_ENV, DEFAULT_CRAWL_SECONDS, "1.5")
+
+
+def stopping_seconds() -> float:
+    """How long a finished crawl stays STOPPING: FLIGHTPIPE_LOCAL_CRAWL_STOPPING_SECONDS, or STOPPING_SECONDS."""
+    return _seconds_setting(STOPPING_SECONDS_ENV, STOPPING_SECONDS, "0.05")
+
+
+def _seconds_setting(variable: str, default: float, example: str) -> float:
+    text = os.environ.get(variable, "").strip()
     if not text:
-        return DEFAULT_CRAWL_SECONDS
+        return default
     try:
         seconds = float(text)
     except ValueError:
         seconds = -1.0
     if not 0 <= seconds < float("inf"):
-        raise ValueError(f"{CRAWL_SECONDS_ENV}={text!r}: give the crawl time in seconds, a number >= 0 (e.g. 1.5)")
+        raise ValueError(f"{variable}={text!r}: give the time in seconds, a number >= 0 (e.g. {example})")
     return seconds
 
 
@@ -419,10 +431,12 @@ def _start_crawler(self: FakeCrawler) -> None:
         raise CrawlerRunningException(f"Crawler with name {self.name} has already started")
     try:
         minimum_seconds = crawl_seconds()
+        crawl_stopping = stopping_seconds()
     except ValueError as exc:  # set after the stack started: refuse the call, start nothing
         raise GlueClientError("InvalidInputException", str(exc)) from None
     crawl = LocalCrawl(self.name)
     crawl.minimum_seconds = minimum_seconds
+    crawl.stopping_seconds = crawl_stopping
     self.crawls.append(crawl)
     # the crawl works for the stack that received StartCrawler (its logs, its stop)
     thread = context.StackThread(target=_run_crawl, args=(self, crawl), name=f"crawl-{self.name}", daemon=True)
@@ -460,7 +474,7 @@ def _run_crawl(crawler: FakeCrawler, crawl: LocalCrawl) -> None:
         final = "STOPPED"
     crawl.summary = run.summary
     crawl.status = "STOPPING"
-    time.sleep(STOP_REQUESTED_SECONDS if final == "STOPPED" else STOPPING_SECONDS)
+    time.sleep(STOP_REQUESTED_SECONDS if final == "STOPPED" else crawl.stopping_seconds)
     crawl.elapsed_seconds = time.monotonic() - crawl.started
     crawl.end_time = utcnow()
     s = run.summary

@@ -10,11 +10,18 @@ boto3 inside the script is pointed at the emulator; stdout/stderr go to CloudWat
 (`/aws-glue/python-jobs/output|error`, stream = run id), the output stream starting with one line naming the Python
 and library versions; `Timeout` and `MaxConcurrentRuns` (every STARTING, RUNNING or STOPPING run counts) are
 enforced; `BatchStopJobRun` (which moto lacks) is honoured.
+
+Each run is a process of its own, forked from a warm interpreter of the stack (`glue_forkserver.py`) that has
+imported the analytics libraries once: the run skips the 0.3–0.6 s interpreter start and imports, an emulator
+cost, and keeps its own environment, arguments, folder, logs, exit status and process group (Timeout and
+BatchStopJobRun kill it as before). `FLIGHTPIPE_LOCAL_GLUE_FORK=0` starts a fresh interpreter per run instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import json
 import logging
 import math
 import os
@@ -47,6 +54,11 @@ SECONDS_PER_TIMEOUT_MINUTE = 60.0
 # the run's capacity before it reads the script, so a GetJobRun right after StartJobRun sees STARTING and the
 # run holds its MaxConcurrentRuns slot meanwhile ("AWS Glue job run statuses"; ExecutionProperty).
 STARTING_SECONDS = 0.5
+# ... unless FLIGHTPIPE_LOCAL_JOB_STARTING_SECONDS says otherwise (read at each run; the bench sets 0).
+STARTING_SECONDS_ENV = "FLIGHTPIPE_LOCAL_JOB_STARTING_SECONDS"
+# "0": every run starts a fresh interpreter instead of a fork of the stack's warm one.
+FORK_ENV = "FLIGHTPIPE_LOCAL_GLUE_FORK"
+FORK_SERVER_SCRIPT = Path(__file__).resolve().parent / "glue_forkserver.py"
 # How often a job's watcher checks for exit/stop/timeout and ships new output to CloudWatch Logs.
 JOB_POLL_SECONDS = 0.05
 JOB_SITE_DIR = Path(__file__).resolve().parent / "glue_runtimes" / "site"
@@ -235,7 +247,8 @@ def _start_process(run: LocalJobRun) -> None:
     run.run_dir.mkdir(parents=True, exist_ok=True)
     for group in (JOB_OUTPUT_LOG_GROUP, JOB_ERROR_LOG_GROUP):
         put_log_lines(run.job.backend, group, run.job_run_id, [])  # streams exist from the start
-    while not run.stop_requested and (left := run.started + STARTING_SECONDS - time.monotonic()) > 0:
+    starting = starting_seconds()
+    while not run.stop_requested and (left := run.started + starting - time.monotonic()) > 0:
         time.sleep(min(left, JOB_POLL_SECONDS))
     try:
         runtime = glue_runtime.resolve()
@@ -251,9 +264,17 @@ def _start_process(run: LocalJobRun) -> None:
             out.write("".join(line + "\n" for line in libraries.log_lines).encode())  # then its --extra-py-files
             out.flush()
             env = job_environment(ctx, run.job_run_id, libraries.paths)
-            run.process = subprocess.Popen(
-                argv, cwd=run.run_dir, env=env, stdout=out, stderr=err, start_new_session=True
-            )
+            server = fork_server(ctx, runtime.python)
+            if server is not None:
+                try:
+                    run.process = server.spawn(argv[2:], run.run_dir, env, run.run_dir / "stdout.log",
+                                               run.run_dir / "stderr.log")
+                except (OSError, RuntimeError) as exc:  # the warm runtime just ended: a fresh interpreter
+                    log.warning("Glue job run %s starts a fresh interpreter: %s", run.job_run_id, exc)
+            if run.process is None:
+                run.process = subprocess.Popen(
+                    argv, cwd=run.run_dir, env=env, stdout=out, stderr=err, start_new_session=True
+                )
     except Exception as exc:  # the run exists (it has an id) and fails after STARTING, as on AWS
         with open(run.run_dir / "stderr.log", "a") as err:
             err.write(f"{exc}\n")
@@ -262,6 +283,148 @@ def _start_process(run: LocalJobRun) -> None:
         return
     if run.status == "STARTING":
         run.status = "RUNNING"
+
+
+def starting_seconds() -> float:
+    """How long a run stays STARTING at least: FLIGHTPIPE_LOCAL_JOB_STARTING_SECONDS, or STARTING_SECONDS."""
+    text = os.environ.get(STARTING_SECONDS_ENV, "").strip()
+    if not text:
+        return STARTING_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{STARTING_SECONDS_ENV}={text!r}: give the time in seconds, a number >= 0 (e.g. 0.5)")
+    return seconds
+
+
+class ForkedProcess:
+    """A job run's process forked by the stack's `ForkServer`: what `_watch` and `_kill` use of a Popen."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+        self._ended = threading.Event()
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._ended.wait(timeout):
+            raise subprocess.TimeoutExpired(f"job run process {self.pid}", timeout)
+        return self.returncode
+
+    def ended(self, returncode: int) -> None:
+        self.returncode = returncode
+        self._ended.set()
+
+
+# The marker value of a forked run's environment as /proc shows it (the server's, fixed at its exec): such a
+# process is a job run's when it sits in a run's folder (`persistence.kill_orphaned_job_processes`).
+FORKED_MARKER = "forked"
+
+
+class ForkServer:
+    """The stack's warm Glue runtime (`glue_forkserver.py`): forks one process per job run."""
+
+    def __init__(self, ctx: StackContext, python: str):
+        folder = ctx.state_dir / "glue"
+        folder.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._waiting: dict[int, dict] = {}  # request id -> {"event", "pid" | "error", "process"}
+        self._next_id = 0
+        with open(folder / "forkserver.log", "ab") as log_file:
+            self.process = subprocess.Popen(
+                [python, "-u", str(FORK_SERVER_SCRIPT)], cwd=folder, env=job_environment(ctx, FORKED_MARKER),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, start_new_session=True,
+            )
+        ready = self.process.stdout.readline()
+        if not ready:
+            self.process.wait()
+            raise RuntimeError(f"the warm Glue runtime did not start (exit {self.process.returncode}; "
+                               f"see {folder / 'forkserver.log'})")
+        threading.Thread(target=self._read, name="glue-forkserver", daemon=True).start()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def spawn(self, argv: list[str], cwd: Path, env: dict[str, str], stdout: Path, stderr: Path) -> ForkedProcess:
+        with self._lock:
+            self._next_id += 1
+            request_id = self._next_id
+            waiting = self._waiting[request_id] = {"event": threading.Event()}
+            line = json.dumps({"id": request_id, "argv": argv, "cwd": str(cwd), "env": env,
+                               "stdout": str(stdout), "stderr": str(stderr)})
+            self.process.stdin.write(line.encode() + b"\n")
+            self.process.stdin.flush()
+        waiting["event"].wait()
+        if "pid" not in waiting:
+            self._waiting.pop(request_id, None)
+            raise RuntimeError(f"could not start the job process: {waiting.get('error', 'runtime ended')}")
+        return waiting["process"]
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            message = json.loads(line)
+            waiting = self._waiting.get(message["id"])
+            if waiting is None:
+                continue
+            if "pid" in message:
+                waiting["pid"] = message["pid"]
+                waiting["process"] = ForkedProcess(message["pid"])
+                waiting["event"].set()
+            elif "error" in message:
+                waiting["error"] = message["error"]
+                waiting["event"].set()
+            elif "exit" in message:
+                self._waiting.pop(message["id"], None)
+                waiting["process"].ended(message["exit"])
+        # The server is gone (killed): its runs can no longer be reaped through it; kill and end them.
+        for waiting in list(self._waiting.values()):
+            process = waiting.get("process")
+            if process is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.ended(-signal.SIGKILL)
+            waiting["event"].set()
+        self._waiting.clear()
+
+    def close(self) -> None:
+        """Closing its stdin ends the server (and kills any process it still has)."""
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+_servers: dict[Path, ForkServer] = {}
+_open_stacks: set[Path] = set()  # state folders of the stacks installed and not shut down
+_servers_lock = threading.Lock()
+
+
+def fork_server(ctx: StackContext, python: str) -> ForkServer | None:
+    """The stack's warm runtime, started by the stack's first job run (a stack that runs no job pays nothing);
+    None when FLIGHTPIPE_LOCAL_GLUE_FORK=0 or it cannot start: runs then start a fresh interpreter each."""
+    if os.environ.get(FORK_ENV, "1").strip() == "0":
+        return None
+    with _servers_lock:
+        if ctx.state_dir not in _open_stacks:
+            return None
+        server = _servers.get(ctx.state_dir)
+        if server is not None and server.alive():
+            return server
+        try:
+            server = _servers[ctx.state_dir] = ForkServer(ctx, python)
+        except (OSError, RuntimeError) as exc:
+            log.warning("Glue job runs start a fresh interpreter each: %s", exc)
+            _servers.pop(ctx.state_dir, None)
+            return None
+        return server
 
 
 def _watch(run: LocalJobRun) -> None:
@@ -293,7 +456,7 @@ def _watch(run: LocalJobRun) -> None:
         _finish(run, "FAILED", error_message_from_stderr(stderr, proc.returncode))
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def _kill(proc: subprocess.Popen | ForkedProcess) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)  # the script's own children die with it
     except ProcessLookupError:
@@ -302,10 +465,29 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def _finish(run: LocalJobRun, state: str, error: str | None) -> None:
+    global _runs_ended
     run.execution_seconds = math.ceil(time.monotonic() - run.started)
     run.error_message = error
     run.completed_on = utcnow()
     run.status = state
+    with _run_ended:
+        _runs_ended += 1
+        _run_ended.notify_all()
+
+
+# Counts the job runs that ended, so that a waiter (a Step Functions `.sync` task) looks again at once.
+_runs_ended = 0
+_run_ended = threading.Condition()
+
+
+def runs_ended() -> int:
+    return _runs_ended
+
+
+def wait_for_a_run_to_end(seen: int, timeout: float) -> None:
+    """Return once a run ends after `runs_ended()` was `seen`, or after `timeout` seconds."""
+    with _run_ended:
+        _run_ended.wait_for(lambda: _runs_ended != seen, timeout)
 
 
 def error_message_from_stderr(stderr: str, returncode: int) -> str:
@@ -433,6 +615,9 @@ def install(ctx: StackContext) -> None:
     (ctx.state_dir / "glue").mkdir(parents=True, exist_ok=True)
     # Prepare Glue's runtime now (built once per machine), so that the first job run does not wait for it; a
     # missing Python 3.9 is reported in the stack's log here.
+    with _servers_lock:
+        _open_stacks.add(ctx.state_dir)
+    starting_seconds()  # a bad FLIGHTPIPE_LOCAL_JOB_STARTING_SECONDS stops the stack from starting, with the reason
     threading.Thread(target=_prepare_runtime, name="glue-runtime", daemon=True).start()
 
 
@@ -446,3 +631,8 @@ def shutdown(ctx: StackContext | None = None) -> None:
     for run in runs:
         if run.process and run.process.poll() is None:
             _kill(run.process)
+    with _servers_lock:
+        _open_stacks.discard(state_dir)
+        server = _servers.pop(state_dir, None)
+    if server is not None:
+        server.close()

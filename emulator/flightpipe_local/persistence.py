@@ -454,9 +454,9 @@ def kill_orphaned_job_processes(state_dir: Path) -> list[int]:
     """Glue job scripts of a killed stack keep running (they have their own session): kill them before a new
     stack answers, or one could finish its load after its run was restored as FAILED. A job script runs in its
     run's folder `<state_dir>/glue/jobs/<job>/<run id>` with that run id in its environment
-    (`glue_jobs.JOB_RUN_MARKER`): both must match, so a shell that merely sits in that folder is left alone
-    (procfs only: Linux)."""
-    from flightpipe_local.glue_jobs import JOB_RUN_MARKER
+    (`glue_jobs.JOB_RUN_MARKER`; a run forked from the warm runtime shows `forked`): both must match, so a shell
+    that merely sits in that folder is left alone (procfs only: Linux)."""
+    from flightpipe_local.glue_jobs import FORKED_MARKER, JOB_RUN_MARKER
 
     marker = f"{JOB_RUN_MARKER}=".encode()
     jobs = (Path(state_dir) / "glue" / "jobs").resolve()
@@ -473,7 +473,9 @@ def kill_orphaned_job_processes(state_dir: Path) -> list[int]:
         except OSError:
             continue
         run_id = next((v[len(marker):].decode(errors="replace") for v in environment if v.startswith(marker)), None)
-        if cwd.is_relative_to(jobs) and cwd.name == run_id:
+        # a run forked from the stack's warm runtime shows the server's marker (`glue_jobs.FORKED_MARKER`)
+        forked = run_id == FORKED_MARKER and cwd.parent.parent == jobs
+        if cwd.is_relative_to(jobs) and (cwd.name == run_id or forked):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(entry.name), signal.SIGKILL)
                 killed.append(int(entry.name))

@@ -6,7 +6,8 @@ each Task calls the target service back over HTTP with boto3. What this module c
 * Callbacks go to this stack's endpoint (127.0.0.1), not `localhost` (which may resolve to ::1), and
   reuse one boto3 client per (service, region) instead of building one per Task.
 * `arn:aws:states:::glue:startJobRun.sync` works: moto crashes after the run ends (it tidies up a
-  task-token endpoint Glue never has). We poll GetJobRun every `SYNC_POLL_SECONDS` until the run ends:
+  task-token endpoint Glue never has). We ask GetJobRun when a local run ends, at the latest every
+  `SYNC_POLL_SECONDS`, until the run ends:
   SUCCEEDED → the JobRun (with JobName) is the Task's result; FAILED/ERROR/TIMEOUT/STOPPED →
   `States.TaskFailed` with the JobRun JSON (its ErrorMessage included) as Cause, as on AWS.
 * Service results are JSON, as on AWS: timestamps become ISO-8601 text and streamed bodies text
@@ -17,6 +18,8 @@ each Task calls the target service back over HTTP with boto3. What this module c
 * `StopExecution` answers with the stopDate once the execution is ABORTED, its error and cause in the
   ExecutionAborted event; `DescribeExecution`'s output is always JSON text (a string result too).
 * State machines created by CloudFormation are stored where the executing engine looks for them.
+* A definition's syntax tree is parsed once (the engine parsed it again for every execution, ~0.1 s); every
+  execution still builds its own evaluation components from it.
 * JSONata (`"QueryLanguage": "JSONata"`) and workflow variables: `stepfunctions_jsonata.py`.
 * A definite JSONPath (`$.Records[0][1].StringValue`) selects one value; only wildcards, slices, filters
   and `..` select a list, as on AWS (moto returns a list whenever an array index precedes the last step).
@@ -31,6 +34,7 @@ each Task calls the target service back over HTTP with boto3. What this module c
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 import threading
@@ -77,18 +81,21 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceGlue,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from flightpipe_local import context, stepfunctions_jsonata
+from flightpipe_local import context, glue_jobs, stepfunctions_jsonata
 from flightpipe_local.context import StackContext
 from flightpipe_local.patches import Patch, imported_everywhere
 
-# How often a `.sync` task asks the service whether its job has ended (moto: 0.5 s; AWS: much longer).
-# A GetJobRun costs ~2 ms here; at 0.2 s the chain lost ~0.1 s per job run waiting for the next look.
+# How often a `.sync` task asks the service whether its job has ended (moto: 0.5 s; AWS: much longer). A
+# glue:startJobRun.sync also looks again the moment a local job run ends (`glue_jobs.wait_for_a_run_to_end`),
+# so the interval only bounds the wait for what the emulator does not announce.
 SYNC_POLL_SECONDS = 0.05
 
 # How long StopExecution waits for the engine to leave the running state (a Wait or a Task returns at once).
@@ -181,6 +188,7 @@ def patches() -> list[Patch]:
         Patch(StateTaskServiceAwsSdk, "_normalise_parameters", _aws_sdk_request_fields),
         Patch(StateTaskServiceAwsSdk, "_normalise_response", _aws_sdk_result_fields),
         Patch(StepFunctionsParserBackend, "start_execution", _start_execution),
+        Patch(AmazonStateLanguageParser, "parse", staticmethod(parse_definition)),
         # Executions run: every Step Functions call (API, CloudFormation, EventBridge targets) reaches moto's
         # executing backend. moto's own switch for it (`execute_state_machine`) would select that backend for
         # the API only, process-wide, and CloudFormation's state machines would live in the other one.
@@ -197,6 +205,27 @@ def patches() -> list[Patch]:
         Patch(ErrorEqualsDecl, "_eval_body", _error_equals),
         *stepfunctions_jsonata.patches(),
     ]
+
+
+_moto_parse = AmazonStateLanguageParser.parse
+_syntax_trees: dict[str, Any] = {}  # definition text -> its ANTLR tree (read-only once built)
+_syntax_trees_lock = threading.Lock()
+SYNTAX_TREES_KEPT = 64
+
+
+def parse_definition(definition: str) -> tuple[Any, Any]:
+    """moto's parse (program, tree) with the tree kept per definition text: the ANTLR parse is the costly
+    part and its tree is only read; the program (evaluation components) is built afresh from it each time.
+    A definition with syntax errors is not kept: it raises the same ASLParserException every time."""
+    tree = _syntax_trees.get(definition)
+    if tree is None:
+        program, tree = _moto_parse(definition)
+        with _syntax_trees_lock:
+            if len(_syntax_trees) >= SYNTAX_TREES_KEPT:
+                _syntax_trees.pop(next(iter(_syntax_trees)))
+            _syntax_trees[definition] = tree
+        return program, tree
+    return Preprocessor().visit(tree), tree
 
 
 def _engine_threads_work_for_their_stack() -> list[Patch]:
@@ -275,9 +304,16 @@ def _aws_sdk_eval_service_task(self: StateTaskServiceAwsSdk, env, *args, **kwarg
 _INDEFINITE_PATH = re.compile(r"\[\s*(\*|-?\d*\s*:|\?)|\.\.|\.\*")
 
 
+@functools.lru_cache(maxsize=1024)
+def parsed_json_path(path: str) -> Any:
+    """A JSONPath's expression, parsed once per path text (jsonpath_ng builds a parser, ~10 ms, per parse);
+    its `find` only reads it."""
+    return json_path.parse(path)
+
+
 def extract_json(path: str, data: Any) -> Any:
     """JSONPath as Step Functions evaluates it: a definite path gives its value, an indefinite one a list."""
-    matches = json_path.parse(path).find(data)
+    matches = parsed_json_path(path).find(data)
     indefinite = bool(_INDEFINITE_PATH.search(path))
     if not matches:
         if indefinite:
@@ -350,7 +386,16 @@ def _glue_sync_to_start_job_run(
     glue = self._get_glue_client(resource_runtime_part, state_credentials)
 
     def job_run_if_ended() -> dict | None:
-        job_run = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
+        # GetJobRun again as soon as a local run ends (or after SYNC_POLL_SECONDS), until this one has ended or
+        # the execution stops: the answer is GetJobRun's, only the wait between the looks is shorter.
+        while env.is_running():
+            seen = glue_jobs.runs_ended()
+            job_run = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
+            if job_run.get("JobRunState") in GLUE_RUN_SUCCEEDED | GLUE_RUN_FAILED:
+                break
+            glue_jobs.wait_for_a_run_to_end(seen, SYNC_POLL_SECONDS)
+        else:
+            return None
         job_run["JobName"] = job_name
         state = job_run.get("JobRunState")
         if state in GLUE_RUN_SUCCEEDED:

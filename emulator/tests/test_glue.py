@@ -529,12 +529,13 @@ def test_a_crawling_crawler_cannot_be_deleted(lake, monkeypatch):
         lake.glue.get_crawler(Name=name)
 
 
+@pytest.mark.parametrize("variable", [glue_crawler.CRAWL_SECONDS_ENV, glue_crawler.STOPPING_SECONDS_ENV])
 @pytest.mark.parametrize("setting", ["soon", "-1", "inf"])
-def test_a_bad_crawl_time_setting_is_refused_with_its_name(lake, monkeypatch, setting):
-    monkeypatch.setenv(glue_crawler.CRAWL_SECONDS_ENV, setting)
+def test_a_bad_crawl_time_setting_is_refused_with_its_name(lake, monkeypatch, setting, variable):
+    monkeypatch.setenv(variable, setting)
     name = lake.crawler()
     with pytest.raises(ClientError) as refused:
         lake.glue.start_crawler(Name=name)
     assert refused.value.response["Error"]["Code"] == "InvalidInputException"
-    assert glue_crawler.CRAWL_SECONDS_ENV in refused.value.response["Error"]["Message"]
+    assert variable in refused.value.response["Error"]["Message"]
     assert lake.glue.get_crawler(Name=name)["Crawler"]["State"] == "READY"

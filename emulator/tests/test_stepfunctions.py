@@ -148,6 +148,17 @@ def test_glue_sync_waits_for_the_run_and_returns_it(aws, glue_job, monkeypatch):
     assert time.monotonic() - started < 4 * stepfunctions.SYNC_POLL_SECONDS + 2
 
 
+def test_glue_sync_looks_again_when_the_local_run_ends(aws, glue_job, monkeypatch):
+    """The end of a local job run wakes its `.sync` task: the poll interval only bounds the wait."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+
+    monkeypatch.setattr(stepfunctions, "SYNC_POLL_SECONDS", 600)
+    monkeypatch.setattr(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", 600)
+    result = run(aws, run_job_definition(glue_job, "arn:aws:sns:us-east-1:123456789012:unused"), timeout=60)
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert json.loads(result["output"])["job"]["JobRunState"] == "SUCCEEDED"
+
+
 @pytest.mark.parametrize("final_state", ["FAILED", "STOPPED"])
 def test_glue_sync_failure_is_caught_and_announced(aws, glue_job, topic_queue, monkeypatch, final_state):
     topic, receive = topic_queue
@@ -649,3 +660,19 @@ def test_states_all_does_not_catch_states_runtime(aws):
     assert result["status"] == "FAILED"
     assert result["error"] == "States.Runtime"
     assert "Custom Error Names" not in result.get("cause", "")
+
+
+def test_a_definition_is_parsed_once_and_each_execution_gets_its_own_program(aws, monkeypatch):
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+
+    parses = []
+    original = ASLParser.state_machine
+    monkeypatch.setattr(ASLParser, "state_machine", lambda self: parses.append(1) or original(self))
+    definition = {"StartAt": "Double", "States": {"Double": {
+        "Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, $.n)"}, "End": True}}}
+    outputs = [json.loads(run(aws, definition, {"n": n})["output"]) for n in (2, 5)]
+    assert outputs == [{"n": 4}, {"n": 10}]
+    assert len(parses) <= 2  # the engine's and the validator's parse at creation; none per execution
+    text = json.dumps(definition)
+    first, second = stepfunctions.parse_definition(text), stepfunctions.parse_definition(text)
+    assert first[1] is second[1] and first[0] is not second[0]

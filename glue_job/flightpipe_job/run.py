@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -16,8 +17,15 @@ from flightpipe_job.ledger import claim_all, finish
 from flightpipe_job.loading import load_batch, put_loads_manifest
 from flightpipe_job.log import log
 from flightpipe_job.settings import check_settings, day_of_key, parse_args
-from flightpipe_job.sources import candidate_keys, current_objects, newer_version, older_versions
-from flightpipe_job.staging import StagedDay, Staging, delete_prefix, stage_day
+from flightpipe_job.sources import (
+    LIST_PREFIX_FROM,
+    candidate_keys,
+    current_objects,
+    newer_version,
+    older_versions,
+    prefix_versions,
+)
+from flightpipe_job.staging import StagedDay, Staging, delete_prefix, open_ahead, stage_day
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -40,9 +48,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     errors: list[str] = []
     claims = []
-    objects = current_objects(s3, candidate_keys(db, glue, args), args)
+    keys = candidate_keys(db, glue, args)
+    listed = prefix_versions(s3, args.raw_bucket, args.raw_prefix) if len(keys) >= LIST_PREFIX_FROM else None
+    objects = current_objects(s3, keys, args, listed)
     superseded = [(earlier, f"not loaded: version {obj.version} was current when job run {args.run_id} looked")
-                  for obj in objects for earlier in older_versions(s3, obj)]
+                  for obj in objects for earlier in older_versions(s3, obj, listed)]
     for got in claim_all(db, s3, glue, objects, args, superseded) if objects else []:
         obj = got.obj
         log(f"{obj.day} {obj.uri}: " + ("claimed as load " + got.load_id if got.load_id else got.note))
@@ -55,9 +65,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     staged: list[StagedDay] = []
     staging = Staging(s3, args.raw_bucket, f"{args.staging_prefix}{args.run_id}/flights/")
-    for got in claims:
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="get-ahead")
+    for got, opened in zip(claims, open_ahead(s3, [got.obj for got in claims], pool)):
         try:
-            day = stage_day(s3, args, got.obj, got.load_id, airport_ids, staging)
+            day = stage_day(s3, args, got.obj, got.load_id, airport_ids, staging, opened)
         except BadFile as exc:
             finish(db, got.load_id, "FAILED", False, str(exc))
             errors.append(str(exc))
@@ -73,11 +84,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"of which {c.rows_filtered} below the threshold; {day.rows_staged} staged"
             + (f"; rejects in {day.rejects_location}" if day.rejects_location else ""))
         staged.append(day)
+    pool.shutdown()
 
     # A version that stopped being current while it was read is not loaded: the run started for the newer
     # upload loads that one. S3's one-second LastModified cannot order uploads of the same second; this can.
+    listed = prefix_versions(s3, args.raw_bucket, args.raw_prefix) if len(staged) >= LIST_PREFIX_FROM else None
     for day in staged:
-        newer = newer_version(s3, day.obj)
+        newer = newer_version(s3, day.obj, listed)
         if newer:
             finish(db, day.load_id, "SUPERSEDED", False,
                    f"not loaded: version {newer} became current while job run {args.run_id} read it")

@@ -77,24 +77,29 @@ def candidate_keys(db: DataApiClient, glue, args: argparse.Namespace) -> list[st
     return sorted(keys)
 
 
-def current_objects(s3, keys: list[str], args: argparse.Namespace) -> list[SourceObject]:
-    """The current version of each daily file of `keys`, oldest day first."""
-    found = []
+# From this many keys on, ONE listing of the raw prefix's versions (1,000 a page) replaces a HeadObject and a
+# ListObjectVersions per key (a backfill of a year: 2 pages instead of 730 calls); below, each key is asked alone.
+LIST_PREFIX_FROM = 2
+
+
+def current_objects(s3, keys: list[str], args: argparse.Namespace,
+                    listed: dict[str, list[dict]] | None = None) -> list[SourceObject]:
+    """The current version of each daily file of `keys`, oldest day first: from `listed` (prefix_versions)
+    when given, else a HeadObject per key."""
+    wanted = {}
     for key in keys:
         try:
-            day = day_of_key(key, args.raw_prefix)
+            wanted[key] = day_of_key(key, args.raw_prefix)
         except JobFailed as exc:
             if key == args.object_key:
                 raise
             log(f"ignored: {exc}")
+    found = []
+    for key, day in wanted.items():
+        head = current_version(s3, args.raw_bucket, key, listed)
+        if head is None:
+            log(f"ignored: s3://{args.raw_bucket}/{key} has no current version (deleted)")
             continue
-        try:
-            head = s3.head_object(Bucket=args.raw_bucket, Key=key)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                log(f"ignored: s3://{args.raw_bucket}/{key} has no current version (deleted)")
-                continue
-            raise
         version_id = head.get("VersionId")
         found.append(
             SourceObject(
@@ -106,14 +111,50 @@ def current_objects(s3, keys: list[str], args: argparse.Namespace) -> list[Sourc
     return sorted(found, key=lambda o: o.day)
 
 
-def older_versions(s3, obj: SourceObject) -> list[SourceObject]:
+def prefix_versions(s3, bucket: str, prefix: str) -> dict[str, list[dict]]:
+    """Every version and delete marker under `prefix`, by key, most recently stored first (S3 lists a key's
+    versions newest first, "Retrieving object versions", Amazon S3 user guide; markers are merged by date)."""
+    by_key: dict[str, list[dict]] = {}
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        for version in page.get("Versions", []):
+            by_key.setdefault(version["Key"], []).append(version)
+        for marker in page.get("DeleteMarkers", []):
+            by_key.setdefault(marker["Key"], []).append({**marker, "DeleteMarker": True})
+    for entries in by_key.values():
+        entries.sort(key=lambda v: (not v.get("IsLatest"), -v["LastModified"].timestamp()))
+    return by_key
+
+
+def current_version(s3, bucket: str, key: str, listed: dict[str, list[dict]] | None) -> dict | None:
+    """HeadObject's answer for the key's current version (VersionId, ETag, LastModified, ContentLength), or
+    None when it has none (deleted). From `listed` (prefix_versions) when given: the same fields, LastModified
+    to the second as HeadObject's Last-Modified header gives it."""
+    if listed is None:
+        try:
+            return s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+    latest = next((v for v in listed.get(key, []) if v.get("IsLatest")), None)
+    if latest is None or latest.get("DeleteMarker"):
+        return None
+    return {"VersionId": latest["VersionId"], "ETag": latest["ETag"], "ContentLength": latest["Size"],
+            "LastModified": latest["LastModified"].replace(microsecond=0)}
+
+
+def older_versions(s3, obj: SourceObject, listed: dict[str, list[dict]] | None = None) -> list[SourceObject]:
     """The versions of obj's key stored before obj, newest first: in a burst of uploads a run finds a newer
     version current, and these get their own ledger row (SUPERSEDED) instead of none. S3 lists a key's
-    versions most recently stored first ("Retrieving object versions", Amazon S3 user guide)."""
+    versions most recently stored first ("Retrieving object versions", Amazon S3 user guide). From `listed`
+    (prefix_versions) when given, else one listing of the key."""
     if not obj.version_id:
         return []
+    if listed is not None:
+        pages = [{"Versions": [v for v in listed.get(obj.key, []) if not v.get("DeleteMarker")]}]
+    else:
+        pages = s3.get_paginator("list_object_versions").paginate(Bucket=obj.bucket, Prefix=obj.key)
     older, seen = [], False
-    pages = s3.get_paginator("list_object_versions").paginate(Bucket=obj.bucket, Prefix=obj.key)
     for page in pages:
         for version in page.get("Versions", []):
             if version["Key"] != obj.key:
@@ -126,14 +167,13 @@ def older_versions(s3, obj: SourceObject) -> list[SourceObject]:
     return older
 
 
-def newer_version(s3, obj: SourceObject) -> str | None:
-    """The key's current version if it is no longer `obj` (a newer upload landed while this run read it)."""
+def newer_version(s3, obj: SourceObject, listed: dict[str, list[dict]] | None = None) -> str | None:
+    """The key's current version if it is no longer `obj` (a newer upload landed while this run read it);
+    from `listed` (prefix_versions, made after the reads) when given, else from a HeadObject."""
     if not obj.version_id:
         return None
-    try:
-        current = s3.head_object(Bucket=obj.bucket, Key=obj.key).get("VersionId")
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-            return None  # deleted since: the version read is still the last one uploaded
-        raise
+    head = current_version(s3, obj.bucket, obj.key, listed)
+    if head is None:
+        return None  # deleted since: the version read is still the last one uploaded
+    current = head.get("VersionId")
     return current if current and current != obj.version_id else None

@@ -7,6 +7,9 @@ import dataclasses
 import datetime as dt
 import io
 import tempfile
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -123,13 +126,16 @@ class Rejoined(io.RawIOBase):
 
 
 def stage_day(
-    s3, args: argparse.Namespace, obj: SourceObject, load_id: str, airport_ids: pa.Array, staging: Staging
+    s3, args: argparse.Namespace, obj: SourceObject, load_id: str, airport_ids: pa.Array, staging: Staging,
+    opened: Callable[[], dict] | None = None,
 ) -> StagedDay:
     """Validate one object version; stage its valid rows that pass the threshold as Parquet (the load
-    applies the same threshold again) and upload its rejects CSV."""
+    applies the same threshold again) and upload its rejects CSV. `opened()`, when given, returns the
+    object's get_object response (requested ahead, see `open_ahead`)."""
     if obj.size == 0:
         raise BadFile(f"{obj.uri}: the file is empty (0 bytes)")
-    body = s3.get_object(**obj.get_kwargs())["Body"]  # one read: the header check peeks at its first bytes
+    response = opened() if opened else s3.get_object(**obj.get_kwargs())
+    body = response["Body"]  # one read: the header check peeks at its first bytes
     head = body.read(HEADER_PEEK_BYTES)
     order = column_order(head, obj.uri)
     day_tables: list[pa.Table] = []
@@ -192,6 +198,27 @@ def stage_day(
                 f"{rejects_location}")
     staging.add(day_tables)
     return StagedDay(obj, load_id, counts, rejects_location, staged[0])
+
+
+def open_ahead(s3, objects: list[SourceObject], pool: ThreadPoolExecutor) -> Iterator[Callable[[], dict]]:
+    """For each object in turn, a function returning its get_object response; the next object's GET is sent
+    while the current one is read, so a run of many days does not wait for each GET's round trip. Only one
+    response is open ahead (its body is read as a stream: memory stays bounded); an empty object is never
+    requested (stage_day refuses it unread); a failed GET raises where stage_day reads it."""
+
+    def request(obj: SourceObject) -> Future | None:
+        return pool.submit(s3.get_object, **obj.get_kwargs()) if obj.size else None
+
+    ahead = request(objects[0]) if objects else None
+    for number, obj in enumerate(objects):
+        current = ahead
+        ahead = request(objects[number + 1]) if number + 1 < len(objects) else None
+        if current is not None:
+            yield lambda current=current: current.result()
+        else:
+            yield lambda obj=obj: s3.get_object(**obj.get_kwargs())
+        if current is not None and current.done() and current.exception() is None:
+            current.result()["Body"].close()  # read by now; closing an unread one (a failed day) frees it
 
 
 def delete_keys(s3, bucket: str, keys: list[str]) -> None:
