@@ -28,7 +28,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -41,7 +40,7 @@ from moto.events.models import events_backends
 from moto.s3.models import S3Backend
 from moto.s3.responses import S3Response
 
-from flightpipe_local import cloudtrail_history, context
+from flightpipe_local import cloudtrail_history, context, settings
 from flightpipe_local.context import StackContext
 from flightpipe_local.patches import Patch
 
@@ -107,14 +106,7 @@ def shutdown(ctx: StackContext) -> None:
 
 def delivery_delay() -> float:
     """Seconds an event waits before it reaches EventBridge (FLIGHTPIPE_LOCAL_CLOUDTRAIL_DELAY_SECONDS)."""
-    raw = os.environ.get(DELAY_VARIABLE, "").strip() or "0"
-    try:
-        delay = float(raw)
-    except ValueError:
-        raise ValueError(f"{DELAY_VARIABLE}={raw!r}: expected a number of seconds, e.g. 2.5") from None
-    if not 0 <= delay < float("inf"):
-        raise ValueError(f"{DELAY_VARIABLE}={raw!r}: expected a number of seconds >= 0")
-    return delay
+    return settings.seconds(DELAY_VARIABLE, 0.0, "2.5")
 
 
 def drain(timeout: float = 10.0, ctx: StackContext | None = None) -> None:

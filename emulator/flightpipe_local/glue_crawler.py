@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import threading
 import time
 from collections import Counter
@@ -30,7 +29,7 @@ from moto.glue.models import FakeCrawl, FakeCrawler, GlueBackend
 from moto.glue.responses import GlueResponse
 from moto.s3.models import FakeKey, s3_backends
 
-from flightpipe_local import context
+from flightpipe_local import context, settings
 from flightpipe_local.cloudwatch import put_log_lines
 from flightpipe_local.context import StackContext
 from flightpipe_local.glue_classifier import (
@@ -405,25 +404,12 @@ class LocalCrawl(FakeCrawl):
 
 def crawl_seconds() -> float:
     """The least time a crawl stays RUNNING: FLIGHTPIPE_LOCAL_CRAWL_SECONDS, or DEFAULT_CRAWL_SECONDS."""
-    return _seconds_setting(CRAWL_SECONDS_ENV, DEFAULT_CRAWL_SECONDS, "1.5")
+    return settings.seconds(CRAWL_SECONDS_ENV, DEFAULT_CRAWL_SECONDS, "1.5")
 
 
 def stopping_seconds() -> float:
     """How long a finished crawl stays STOPPING: FLIGHTPIPE_LOCAL_CRAWL_STOPPING_SECONDS, or STOPPING_SECONDS."""
-    return _seconds_setting(STOPPING_SECONDS_ENV, STOPPING_SECONDS, "0.05")
-
-
-def _seconds_setting(variable: str, default: float, example: str) -> float:
-    text = os.environ.get(variable, "").strip()
-    if not text:
-        return default
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds < float("inf"):
-        raise ValueError(f"{variable}={text!r}: give the time in seconds, a number >= 0 (e.g. {example})")
-    return seconds
+    return settings.seconds(STOPPING_SECONDS_ENV, STOPPING_SECONDS, "0.05")
 
 
 def _start_crawler(self: FakeCrawler) -> None:

@@ -41,7 +41,7 @@ from moto.glue.models import FakeJob, FakeJobRun, GlueBackend
 from moto.glue.responses import GlueResponse
 from moto.s3.models import FakeKey, s3_backends
 
-from flightpipe_local import context, glue_libraries, glue_runtime
+from flightpipe_local import context, glue_libraries, glue_runtime, settings
 from flightpipe_local.cloudwatch import put_log_lines
 from flightpipe_local.context import StackContext
 from flightpipe_local.patches import Patch
@@ -287,16 +287,7 @@ def _start_process(run: LocalJobRun) -> None:
 
 def starting_seconds() -> float:
     """How long a run stays STARTING at least: FLIGHTPIPE_LOCAL_JOB_STARTING_SECONDS, or STARTING_SECONDS."""
-    text = os.environ.get(STARTING_SECONDS_ENV, "").strip()
-    if not text:
-        return STARTING_SECONDS
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"{STARTING_SECONDS_ENV}={text!r}: give the time in seconds, a number >= 0 (e.g. 0.5)")
-    return seconds
+    return settings.seconds(STARTING_SECONDS_ENV, STARTING_SECONDS, "0.5")
 
 
 class ForkedProcess:
