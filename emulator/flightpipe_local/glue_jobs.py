@@ -192,30 +192,34 @@ def job_environment(ctx: StackContext, run_id: str, libraries: list[Path] = ()) 
     return env
 
 
-def _fetch_script(run: LocalJobRun) -> Path:
-
-    location = run.arguments.get("--scriptLocation") or (run.job.command or {}).get("ScriptLocation", "")
-    if not location.startswith("s3://"):
-        raise RuntimeError(f"Script location {location!r} is not an s3:// URI")
-    bucket, _, key_name = location.removeprefix("s3://").partition("/")
-    s3 = s3_backends[run.job.backend.account_id]["global"]
-    key = s3.buckets[bucket].keys.get(key_name) if bucket in s3.buckets else None
-    if not isinstance(key, FakeKey):
-        raise RuntimeError(f"Script not found at {location}")
-    script = run.run_dir / Path(key_name).name
-    script.write_bytes(key.value)
-    return script
-
-
-def _fetch_libraries(run: LocalJobRun, python: str) -> glue_libraries.Libraries:
+def _object_reader(run: LocalJobRun):
+    """Reads an object's bytes from the stack's S3 as Glue does with the job's role: (bucket, key) -> bytes, or
+    None when there is no such object."""
     s3 = s3_backends[run.job.backend.account_id]["global"]
 
     def read_object(bucket: str, key_name: str) -> bytes | None:
         key = s3.buckets[bucket].keys.get(key_name) if bucket in s3.buckets else None
         return key.value if isinstance(key, FakeKey) else None
 
+    return read_object
+
+
+def _fetch_script(run: LocalJobRun) -> Path:
+    location = run.arguments.get("--scriptLocation") or (run.job.command or {}).get("ScriptLocation", "")
+    if not location.startswith("s3://"):
+        raise RuntimeError(f"Script location {location!r} is not an s3:// URI")
+    bucket, _, key_name = location.removeprefix("s3://").partition("/")
+    body = _object_reader(run)(bucket, key_name)
+    if body is None:
+        raise RuntimeError(f"Script not found at {location}")
+    script = run.run_dir / Path(key_name).name
+    script.write_bytes(body)
+    return script
+
+
+def _fetch_libraries(run: LocalJobRun, python: str) -> glue_libraries.Libraries:
     try:
-        return glue_libraries.prepare(run.arguments or {}, read_object, run.run_dir, python)
+        return glue_libraries.prepare(run.arguments or {}, _object_reader(run), run.run_dir, python)
     except glue_libraries.LibraryFailed as exc:
         (run.run_dir / "stderr.log").write_text(exc.detail + "\n")
         raise
