@@ -25,7 +25,7 @@ from flightpipe_job.sources import (
     older_versions,
     prefix_versions,
 )
-from flightpipe_job.staging import StagedDay, Staging, delete_prefix, open_ahead, stage_day
+from flightpipe_job.staging import AHEAD_GETS, StagedDay, Staging, delete_prefix, open_ahead, stage_day
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     staged: list[StagedDay] = []
     staging = Staging(s3, args.raw_bucket, f"{args.staging_prefix}{args.run_id}/flights/")
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="get-ahead")
+    pool = ThreadPoolExecutor(max_workers=AHEAD_GETS, thread_name_prefix="get-ahead")
     for got, opened in zip(claims, open_ahead(s3, [got.obj for got in claims], pool)):
         try:
             day = stage_day(s3, args, got.obj, got.load_id, airport_ids, staging, opened)
