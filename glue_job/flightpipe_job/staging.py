@@ -226,7 +226,11 @@ def stage_day(
 
 
 # GETs sent ahead of the day being read: a run of many small days keeps a few requests going while one day is
-# validated; the objects requested ahead hold at most AHEAD_BYTES together, or are one object.
+# validated; the objects requested ahead hold at most AHEAD_BYTES together, or are one object. The pool's
+# threads share the job's S3 client: boto3's low-level clients are thread safe (boto3 guide, "Low-level
+# clients", Multithreading or multiprocessing with clients), and AHEAD_GETS responses open at once stay within
+# the client's pool of 10 connections (botocore Config reference, max_pool_connections). 4 ahead measured
+# twice as fast as 1 on the local stack's S3 for 365 small days, 8 no faster than 4.
 AHEAD_GETS = 4
 AHEAD_BYTES = 64 * 1024 * 1024
 

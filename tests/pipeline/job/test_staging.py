@@ -15,10 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 from job_inputs import AIRPORT_IDS, HEADER, base_argv
 
+from flightpipe_job import staging as staging_module
 from flightpipe_job.errors import BadFile
 from flightpipe_job.settings import parse_args
 from flightpipe_job.sources import SourceObject
-from flightpipe_job.staging import Staging, stage_day
+from flightpipe_job.staging import Rejoined, Staging, stage_day
 from flightpipe_job.validation import REJECT_COLUMNS
 
 
@@ -93,3 +94,28 @@ def test_a_day_whose_rejected_share_exceeds_the_threshold_is_refused(bad, refuse
     assert "--max_reject_share 0.05" in message and "rejects in s3://flights-bucket/rejects/" in message
     day, _ = stage(body, max_reject_share="1")  # the user may accept any share
     assert day.counts.rows_rejected == bad
+
+
+def test_a_day_without_rejects_creates_no_rejects_file(monkeypatch):
+    def no_file(*args, **kwargs):
+        raise AssertionError("a rejects file was created for a day without rejects")
+
+    monkeypatch.setattr(staging_module.tempfile, "NamedTemporaryFile", no_file)
+    day, s3 = stage(HEADER + b"\nAA,10397,12478,61,5\nUA,12478,13303,,\n")
+    assert (day.counts.rows_rejected, day.rejects_location, day.rows_staged) == (0, None, 1)
+    assert not [k for k in s3.uploads if k.startswith("rejects/")]
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, -1])
+def test_rejoined_reads_the_peeked_head_then_the_rest_in_reads_of_at_most_the_size_asked(size):
+    data = bytes(range(256)) * 4
+    stream, parts = Rejoined(data[:100], io.BytesIO(data[100:])), []
+    while True:
+        part = stream.read(size)
+        if not part:
+            break
+        assert size < 0 or len(part) <= size
+        parts.append(part)
+    assert b"".join(parts) == data
+    buffer = bytearray(10)  # readinto, as before
+    assert Rejoined(data[:4], io.BytesIO(data[4:])).readinto(buffer) == 4 and bytes(buffer[:4]) == data[:4]
