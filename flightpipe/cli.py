@@ -74,8 +74,7 @@ def _answers(endpoint: str) -> bool:
 
 def local_start(port: int, fresh: bool = False) -> int:
     try:
-        from flightpipe_local.persistence import forget_state
-        from flightpipe_local.server import HOST, PortInUseError, check_port_free
+        from flightpipe_local.ports import HOST, PortInUseError, check_port_free  # not moto: the stack imports it
     except ImportError:
         print("the local emulator is not installed: run `make setup` (or `pip install -e emulator`)", file=sys.stderr)
         return 1
@@ -97,6 +96,8 @@ def local_start(port: int, fresh: bool = False) -> int:
         print(f"cannot start the local stack: {exc}. Choose another with --port.", file=sys.stderr)
         return 1
     if fresh:
+        from flightpipe_local.persistence import forget_state
+
         forget_state(folder)
     log = folder / "stack.log"
     with log.open("ab") as out:

@@ -13,7 +13,6 @@ import argparse
 import logging
 import os
 import signal
-import socket
 import threading
 from pathlib import Path
 
@@ -25,13 +24,9 @@ from flightpipe_local import MOTO_VERSION, context, persistence
 from flightpipe_local.context import StackContext
 from flightpipe_local.patches import EXTENSIONS, Patch
 from flightpipe_local.persistence import SavedStateError
+from flightpipe_local.ports import HOST, PortInUseError, check_port_free, free_port  # noqa: F401 (also imported from here)
 
-HOST = "127.0.0.1"
 log = logging.getLogger("flightpipe_local")
-
-
-class PortInUseError(RuntimeError):
-    pass
 
 
 class MotoVersionError(RuntimeError):
@@ -45,23 +40,6 @@ def check_moto_version(installed: str = moto.__version__) -> None:
             f"the local stack needs moto {MOTO_VERSION} but moto {installed} is installed: "
             f"run `pip install 'moto[server]=={MOTO_VERSION}'` (or `make setup`)"
         )
-
-
-def check_port_free(port: int, host: str = HOST) -> None:
-    """Refuse a port something listens on. The server binds with SO_REUSEADDR (werkzeug's server sets
-    `allow_reuse_address`), so the check does too: a TIME_WAIT socket left by the last stack is no obstacle."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise PortInUseError(f"port {port} on {host} is already in use ({exc.strerror})") from None
-
-
-def free_port(host: str = HOST) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def extension_patches(ctx: StackContext) -> list[Patch]:

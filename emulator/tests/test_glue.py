@@ -47,14 +47,18 @@ def run_crawler(client, name, timeout=10.0) -> list[str]:
     """Start a crawler and return the states seen until it is READY again."""
     client.start_crawler(Name=name)
     states = []
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    # The short STOPPING (0.05 s) needs a fine poll, but a crawl stays RUNNING at least crawl_seconds() (this
+    # process's stack reads the same environment): polling that stretch every 5 ms only burned CPU.
+    coarse_until = started + 0.8 * glue_crawler.crawl_seconds()
     while time.monotonic() < deadline:
         state = client.get_crawler(Name=name)["Crawler"]["State"]
         if not states or states[-1] != state:
             states.append(state)
         if state == "READY":
             return states
-        time.sleep(0.005)
+        time.sleep(0.1 if time.monotonic() < coarse_until - 0.1 else 0.005)
     raise AssertionError(f"crawler {name} did not finish: {states}")
 
 
