@@ -9,8 +9,8 @@ import pytest
 from flightpipe_local.server import free_port
 
 
-def flightpipe(home, *args):
-    env = {**os.environ, "FLIGHTPIPE_HOME": str(home)}
+def flightpipe(home, *args, **extra_env):
+    env = {**os.environ, "FLIGHTPIPE_HOME": str(home), **extra_env}
     env.pop("FLIGHTPIPE_LOCAL_ENDPOINT", None)
     return subprocess.run(
         [sys.executable, "-m", "flightpipe.cli", *args], env=env, capture_output=True, text=True, timeout=120
@@ -198,7 +198,10 @@ def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path_factory):
                             aws_access_key_id="local", aws_secret_access_key="local")
 
     try:
-        assert flightpipe(home, "local", "start", "--port", str(port)).returncode == 0
+        # The day's job run stays STARTING for a minute, so the run is surely still waiting on the chain when
+        # the interrupt comes, however slowly a busy machine gets there.
+        assert flightpipe(home, "local", "start", "--port", str(port),
+                          FLIGHTPIPE_LOCAL_JOB_STARTING_SECONDS="60").returncode == 0
         assert flightpipe(home, "run", "provision").returncode == 0
         names = Names.derive("flightpipe", "us-east-1", client("sts").get_caller_identity()["Account"])
         env = {**os.environ, "FLIGHTPIPE_HOME": str(home), "FLIGHTPIPE_RUNS": str(home / "runs")}
