@@ -83,7 +83,9 @@ def check_airport_ids(texts: pa.Array, airport_ids: pa.Array) -> tuple[np.ndarra
 def check_delays(texts: pa.Array, is_empty: np.ndarray) -> tuple[np.ndarray, pa.Array]:
     """A cancelled flight has no delays: an empty field is valid and NULL."""
     is_number = as_bool(pc.match_substring_regex(texts, r"^[+-]?([0-9]{1,12}(\.[0-9]*)?|\.[0-9]+)$"))
-    number = pc.cast(pc.if_else(pa.array(is_number), texts, pa.scalar(None, pa.string())), pa.float64())
+    # A leading "+" is a sign like "-", but pyarrow 7.0.0 (Glue's) cannot cast "+3" to a number: drop it first.
+    unsigned = pc.replace_substring_regex(texts, r"^\+", "")
+    number = pc.cast(pc.if_else(pa.array(is_number), unsigned, pa.scalar(None, pa.string())), pa.float64())
     whole = as_bool(pc.equal(number, pc.floor(number)))
     in_range = as_bool(pc.and_(pc.greater_equal(number, DELAY_MIN), pc.less_equal(number, DELAY_MAX)))
     codes = np.zeros(len(texts), dtype=np.uint8)

@@ -51,6 +51,14 @@ def test_every_bad_row_class_is_rejected_with_its_line_and_reason():
     assert rejected.set_index("source_line").loc[3, "raw_record"] == "AA,10397,12478"
 
 
+def test_a_delay_with_a_plus_sign_is_that_number():
+    # "+75" and "+0.0" are numbers written with their sign: a valid row, typed 75 and 0, not a refused file.
+    counts, valid, rejected = scan(HEADER + b"\nAA,10397,12478,+75,+0.0\nAA,10397,12478,+1.5,-3\n")
+    assert counts.rows_read == 2 and counts.rows_valid == 1 and counts.rows_rejected == 1
+    assert valid.dep_delay.tolist() == [75] and valid.arr_delay.tolist() == [0]
+    assert "whole number" in rejected.reason.iloc[0] and rejected.source_line.tolist() == [3]
+
+
 def test_blank_lines_count_as_filtered_and_a_quoted_newline_is_an_unterminated_quote():
     # lines: 1 header, 2 blank, 3 valid, 4-5 one quoted field holding a line break, 6 blank, 7 valid
     data = HEADER + b'\r\n\r\nAA,10397,12478,61,5\r\n"A\nA",10397,12478,61,5\r\n   \r\nUA,10397,12478,70,1\r\n'
