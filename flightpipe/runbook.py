@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import itertools
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ CELL_TIMEOUT_SECONDS = 1800
 # The kernel talks to papermill over local IPC sockets, not TCP: nothing listens on a port, and ipykernel has no
 # reason to warn that TCP traffic is unencrypted (jupyter_client's `KernelManager.transport`).
 KERNEL_CONFIG = {"KernelManager": {"transport": "ipc"}}
+# What nbclient passes to a kernel it starts itself (`NotebookClient.ipython_hist_file`): no history database.
+KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
+_kernel_numbers = itertools.count(1)
 
 
 def kernel_config():
@@ -38,12 +42,14 @@ def kernel_config():
 
 def _ipc_prefix() -> str:
     """Where the kernel's IPC sockets go: Jupyter's runtime folder, beside its connection file (jupyter_client's
-    default, `kernel-ipc` in the working directory, would leave sockets in notebooks/)."""
+    default, `kernel-ipc` in the working directory, would leave sockets in notebooks/). One prefix per kernel:
+    two kernels are alive at once (the running one and the next), and jupyter_client numbers a kernel's
+    sockets after the files that exist, which the other kernel may not have made yet."""
     from jupyter_core.paths import jupyter_runtime_dir
 
     folder = Path(jupyter_runtime_dir())
     folder.mkdir(parents=True, exist_ok=True)
-    return str(folder / f"flightpipe-{os.getpid()}-ipc")
+    return str(folder / f"flightpipe-{os.getpid()}-{next(_kernel_numbers)}-ipc")
 
 
 def _kernel_manager_class(log: IO[bytes]):
@@ -66,7 +72,51 @@ def _kernel_manager_class(log: IO[bytes]):
             if not self.shutting_down:
                 await super()._async_interrupt_kernel()
 
+        def client(self, **kw):
+            made = super().client(**kw)
+            self.__dict__.setdefault("runbook_clients", []).append(made)  # closed by _stop_kernel
+            return made
+
     return RunbookKernelManager
+
+
+class _Kernel:
+    """One notebook's own kernel, started before its notebook runs: a kernel process takes about a second to
+    boot, so the next notebook's kernel boots while the current notebook runs. It is a fresh process that has
+    run nothing before its notebook (no state passes between notebooks) and is stopped after it, as nbclient
+    stops the kernels it starts itself."""
+
+    def __init__(self, log_path: Path):
+        from jupyter_core.utils import run_sync
+
+        self.log = log_path.open("ab")
+        self.manager = _kernel_manager_class(self.log)(kernel_name="python3", config=kernel_config())
+        try:  # what nbclient's `start_new_kernel` would pass: the notebooks' folder and its arguments
+            run_sync(self.manager.start_kernel)(cwd=str(NOTEBOOKS), extra_arguments=list(KERNEL_ARGUMENTS))
+        except BaseException:
+            self.log.close()
+            raise
+
+    def stop(self) -> None:
+        """Shut the kernel down (gracefully, as nbclient does), remove its files, close its channels and log."""
+        from jupyter_core.utils import run_sync
+
+        try:
+            run_sync(self._stop)()
+        finally:
+            self.log.close()
+
+    async def _stop(self) -> None:
+        from jupyter_core.utils import ensure_async
+
+        manager = self.manager
+        try:
+            if await ensure_async(manager.is_alive()):  # Ctrl-C: nbclient may have shut it down already
+                await ensure_async(manager.shutdown_kernel(now=False))
+        finally:
+            await ensure_async(manager.cleanup_resources())
+            for client in manager.__dict__.get("runbook_clients", []):
+                await ensure_async(client.stop_channels())
 
 
 class RunbookFailed(RuntimeError):
@@ -232,15 +282,25 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
     `parameters` are `-p NAME VALUE` pairs (strings are typed and checked first). With `progress`, one line per
     notebook is written there: `[3/13] 03_redshift.ipynb … 2.1 s`.
     """
-    import papermill
-
-    from flightpipe.report import Step, write_report
-
     book = describe(name)
     typed = check_parameters(book, parameters, cwd)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out_dir or runs_dir() / f"{stamp}-{name}"
     out_dir.mkdir(parents=True, exist_ok=True)
+    kernels: list[_Kernel] = []  # the running notebook's kernel, then the next one's
+    try:
+        return _run_steps(name, book, typed, out_dir, progress, kernels)
+    finally:
+        for kernel in kernels:  # the running notebook's after a failure or Ctrl-C, and the next one's
+            kernel.stop()
+
+
+def _run_steps(name: str, book: Runbook, typed: dict, out_dir: Path, progress: TextIO | None,
+               kernels: list[_Kernel]) -> Path:
+    import papermill
+
+    from flightpipe.report import Step, write_report
+
     steps = []
     total = len(book.steps)
     for index, (notebook, fixed) in enumerate(book.steps, start=1):
@@ -258,7 +318,10 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
             progress.flush()
         started = time.monotonic()
         failure = None
-        kernel_log = (out_dir / "kernels.log").open("ab")
+        if not kernels:  # the first notebook's (later ones were started one notebook ahead)
+            kernels.append(_Kernel(out_dir / "kernels.log"))
+        if index < total:
+            kernels.append(_Kernel(out_dir / "kernels.log"))  # the next notebook's: it boots while this one runs
         try:
             papermill.execute_notebook(
                 str(NOTEBOOKS / notebook),
@@ -270,17 +333,17 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
                 progress_bar=False,
                 log_output=False,
                 report_mode=False,
-                config=kernel_config(),
-                kernel_manager_class=_kernel_manager_class(kernel_log),
+                km=kernels[0].manager,
             )
         except papermill.PapermillExecutionError as exc:
             failure = exc
         except KeyboardInterrupt:
             if progress:
                 progress.write("\n")  # end the progress line: "interrupted" goes on its own
+            _abandon_cells()
             raise
         finally:
-            kernel_log.close()
+            kernels.pop(0).stop()
         seconds = time.monotonic() - started
         if progress:
             progress.write(f"{seconds:.1f} s{' FAILED' if failure else ''}\n")
@@ -295,6 +358,19 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
                 f"{_first_line(failure.evalue)})\nexecuted notebook: {output}; report: {report}"
             ) from None
     return write_report(name, steps, out_dir / f"{name}-report.html")
+
+
+def _abandon_cells() -> None:
+    """After Ctrl-C, cancel what nbclient left waiting on the interrupted cell's reply: stopping the kernels runs
+    the same event loop again, where that wait would see the kernel die and print errors after "interrupted"
+    (nbclient turns the cancellation into DeadKernelError: it is read here, so asyncio does not print it)."""
+    import asyncio
+
+    from jupyter_core.utils import ensure_event_loop
+
+    for task in asyncio.all_tasks(ensure_event_loop()):
+        task.cancel()
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def _first_line(text: str) -> str:
