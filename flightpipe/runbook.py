@@ -83,12 +83,15 @@ def _kernel_manager_class(log: IO[bytes]):
 class _Kernel:
     """One notebook's own kernel, started before its notebook runs: a kernel process takes about a second to
     boot, so the next notebook's kernel boots while the current notebook runs. It is a fresh process that has
-    run nothing before its notebook (no state passes between notebooks) and is stopped after it, as nbclient
-    stops the kernels it starts itself."""
+    run nothing before its notebook (no state passes between notebooks). After its notebook it is shut down as
+    nbclient shuts down the kernels it starts itself (gracefully: a shutdown request, then a wait for the
+    process to exit), in two halves: `request_stop` sends the request, `stop` waits and removes its files. The
+    exit (about a second for a kernel that ran boto3 and pandas) goes on while the next notebook runs."""
 
     def __init__(self, log_path: Path):
         from jupyter_core.utils import run_sync
 
+        self.requested = False
         self.log = log_path.open("ab")
         self.manager = _kernel_manager_class(self.log)(kernel_name="python3", config=kernel_config())
         try:  # what nbclient's `start_new_kernel` would pass: the notebooks' folder and its arguments
@@ -97,8 +100,13 @@ class _Kernel:
             self.log.close()
             raise
 
+    def request_stop(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        run_sync(self._request_stop)()
+
     def stop(self) -> None:
-        """Shut the kernel down (gracefully, as nbclient does), remove its files, close its channels and log."""
+        """Shut the kernel down (or wait for the shutdown requested), remove its files, close channels and log."""
         from jupyter_core.utils import run_sync
 
         try:
@@ -106,13 +114,27 @@ class _Kernel:
         finally:
             self.log.close()
 
+    async def _request_stop(self) -> None:
+        from jupyter_core.utils import ensure_async
+
+        manager = self.manager
+        if self.requested or not await ensure_async(manager.is_alive()):
+            return
+        manager.shutting_down = True  # as `shutdown_kernel` does: no restart, no SIGINT (_kernel_manager_class)
+        manager.stop_restarter()
+        await ensure_async(manager.request_shutdown())
+        self.requested = True
+
     async def _stop(self) -> None:
         from jupyter_core.utils import ensure_async
 
         manager = self.manager
         try:
-            if await ensure_async(manager.is_alive()):  # Ctrl-C: nbclient may have shut it down already
-                await ensure_async(manager.shutdown_kernel(now=False))
+            if await ensure_async(manager.is_alive()):  # (a kernel that has exited was reaped by is_alive)
+                if self.requested:
+                    await ensure_async(manager.finish_shutdown())  # kills it if it does not exit in time
+                else:
+                    await ensure_async(manager.shutdown_kernel(now=False))
         finally:
             await ensure_async(manager.cleanup_resources())
             for client in manager.__dict__.get("runbook_clients", []):
@@ -288,15 +310,16 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
     out_dir = out_dir or runs_dir() / f"{stamp}-{name}"
     out_dir.mkdir(parents=True, exist_ok=True)
     kernels: list[_Kernel] = []  # the running notebook's kernel, then the next one's
+    stopping: list[_Kernel] = []  # kernels asked to shut down, not yet waited for
     try:
-        return _run_steps(name, book, typed, out_dir, progress, kernels)
+        return _run_steps(name, book, typed, out_dir, progress, kernels, stopping)
     finally:
-        for kernel in kernels:  # the running notebook's after a failure or Ctrl-C, and the next one's
+        for kernel in stopping + kernels:  # after a failure or Ctrl-C: also the running one and the next one
             kernel.stop()
 
 
 def _run_steps(name: str, book: Runbook, typed: dict, out_dir: Path, progress: TextIO | None,
-               kernels: list[_Kernel]) -> Path:
+               kernels: list[_Kernel], stopping: list[_Kernel]) -> Path:
     import papermill
 
     from flightpipe.report import Step, write_report
@@ -343,7 +366,10 @@ def _run_steps(name: str, book: Runbook, typed: dict, out_dir: Path, progress: T
             _abandon_cells()
             raise
         finally:
-            kernels.pop(0).stop()
+            while stopping:  # the previous notebook's kernel: it has exited while this notebook ran
+                stopping.pop(0).stop()
+            stopping.append(kernels.pop(0))
+            stopping[-1].request_stop()
         seconds = time.monotonic() - started
         if progress:
             progress.write(f"{seconds:.1f} s{' FAILED' if failure else ''}\n")
