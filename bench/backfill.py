@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 
 import boto3
+import nbformat
 import pandas as pd
 
 from bench import statements
@@ -36,12 +38,23 @@ def normalise(facts: pd.DataFrame) -> pd.DataFrame:
     return reference.normalise(facts, DATED_COLUMNS)
 
 
+def cell_seconds(run_dir: Path) -> dict[str, list[float]]:
+    """Each executed notebook's code cells' durations as papermill recorded them (`metadata.papermill.duration`),
+    in cell order: where the runbook's seconds go, beside the kernels' and the runner's own."""
+    cells = {}
+    for path in sorted(run_dir.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        cells[path.name] = [round(cell.metadata.get("papermill", {}).get("duration") or 0.0, 2)
+                            for cell in notebook.cells if cell.cell_type == "code"]
+    return cells
+
+
 def measure(stack: Stack, start_date: str, end_date: str) -> dict:
     first, last = dt.date.fromisoformat(start_date), dt.date.fromisoformat(end_date)
     sfn = boto3.client("stepfunctions")
+    run_dir = stack.workdir / f"backfill-{start_date}-{end_date}"
     started = time.perf_counter()
-    run_runbook("backfill", {"start_date": start_date, "end_date": end_date, "progress": False},
-                stack.workdir / f"backfill-{start_date}-{end_date}")
+    run_runbook("backfill", {"start_date": start_date, "end_date": end_date, "progress": False}, run_dir)
     seconds = time.perf_counter() - started
     executions = [e for e in sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"]
                   if e["name"].startswith(f"backfill-{start_date}-{end_date}")]
@@ -64,6 +77,7 @@ def measure(stack: Stack, start_date: str, end_date: str) -> dict:
         "statements": statements.created_between(job_run["StartedOn"], job_run["CompletedOn"]),
         "flights": int(((flights.flight_date >= first) & (flights.flight_date <= last)).sum()),
         "seconds": seconds,
+        "cells": cell_seconds(run_dir),
         "execution_seconds": (execution["stopDate"] - execution["startDate"]).total_seconds(),
         "crawler_seconds": entered["RunJob"] - _ts(execution["startDate"]),
         "crawler_polls": crawler_polls(history),

@@ -15,58 +15,16 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TextIO
+from typing import TextIO
 
 import yaml
 
 from flightpipe.config import PROJECT_ROOT, TARGETS
+from flightpipe.kernels import Kernel, abandon_cells, kernel_config  # noqa: F401 - kernel_config: notebook_outputs
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 RUNBOOKS = PROJECT_ROOT / "runbooks"
 CELL_TIMEOUT_SECONDS = 1800
-# The kernel talks to papermill over local IPC sockets, not TCP: nothing listens on a port, and ipykernel has no
-# reason to warn that TCP traffic is unencrypted (jupyter_client's `KernelManager.transport`).
-KERNEL_CONFIG = {"KernelManager": {"transport": "ipc"}}
-
-
-def kernel_config():
-    """The kernel manager's settings for notebooks run here: IPC sockets in Jupyter's runtime folder."""
-    from traitlets.config import Config
-
-    return Config({"KernelManager": {**KERNEL_CONFIG["KernelManager"], "ip": _ipc_prefix()}})
-
-
-def _ipc_prefix() -> str:
-    """Where the kernel's IPC sockets go: Jupyter's runtime folder, beside its connection file (jupyter_client's
-    default, `kernel-ipc` in the working directory, would leave sockets in notebooks/)."""
-    from jupyter_core.paths import jupyter_runtime_dir
-
-    folder = Path(jupyter_runtime_dir())
-    folder.mkdir(parents=True, exist_ok=True)
-    return str(folder / f"flightpipe-{os.getpid()}-ipc")
-
-
-def _kernel_manager_class(log: IO[bytes]):
-    """The kernel manager of one notebook's kernel.
-
-    - The kernel process's own stdout and stderr (ipykernel's log lines, not cell output: that reaches the
-      executed notebook) go to the run's `kernels.log`, so a kernel shutting down after Ctrl-C or a failure writes
-      nothing over the command's own lines.
-    - jupyter_client sends SIGINT before every shutdown request, to stop a busy kernel. papermill shuts a kernel
-      down once its cells are done (nbclient interrupts a cell that times out by itself), so that signal only
-      risks landing inside a message handler, where ipykernel logs "KeyboardInterrupt caught in kernel".
-    """
-    from jupyter_client.manager import AsyncKernelManager
-
-    class RunbookKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw):
-            return await super().start_kernel(**{"stdout": log, "stderr": log, **kw})
-
-        async def _async_interrupt_kernel(self) -> None:
-            if not self.shutting_down:
-                await super()._async_interrupt_kernel()
-
-    return RunbookKernelManager
 
 
 class RunbookFailed(RuntimeError):
@@ -232,15 +190,26 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
     `parameters` are `-p NAME VALUE` pairs (strings are typed and checked first). With `progress`, one line per
     notebook is written there: `[3/13] 03_redshift.ipynb … 2.1 s`.
     """
-    import papermill
-
-    from flightpipe.report import Step, write_report
-
     book = describe(name)
     typed = check_parameters(book, parameters, cwd)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out_dir or runs_dir() / f"{stamp}-{name}"
     out_dir.mkdir(parents=True, exist_ok=True)
+    kernels: list[Kernel] = []  # the running notebook's kernel, then the next one's
+    stopping: list[Kernel] = []  # kernels asked to shut down, not yet waited for
+    try:
+        return _run_steps(name, book, typed, out_dir, progress, kernels, stopping)
+    finally:
+        for kernel in stopping + kernels:  # after a failure or Ctrl-C: also the running one and the next one
+            kernel.stop()
+
+
+def _run_steps(name: str, book: Runbook, typed: dict, out_dir: Path, progress: TextIO | None,
+               kernels: list[Kernel], stopping: list[Kernel]) -> Path:
+    import papermill
+
+    from flightpipe.report import Step, write_report
+
     steps = []
     total = len(book.steps)
     for index, (notebook, fixed) in enumerate(book.steps, start=1):
@@ -258,7 +227,10 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
             progress.flush()
         started = time.monotonic()
         failure = None
-        kernel_log = (out_dir / "kernels.log").open("ab")
+        if not kernels:  # the first notebook's (later ones were started one notebook ahead)
+            kernels.append(Kernel(out_dir / "kernels.log", NOTEBOOKS))
+        if index < total:  # the next notebook's: it boots while this one runs
+            kernels.append(Kernel(out_dir / "kernels.log", NOTEBOOKS))
         try:
             papermill.execute_notebook(
                 str(NOTEBOOKS / notebook),
@@ -270,17 +242,20 @@ def run_runbook(name: str, parameters: dict, out_dir: Path | None = None, *, cwd
                 progress_bar=False,
                 log_output=False,
                 report_mode=False,
-                config=kernel_config(),
-                kernel_manager_class=_kernel_manager_class(kernel_log),
+                km=kernels[0].manager,
             )
         except papermill.PapermillExecutionError as exc:
             failure = exc
         except KeyboardInterrupt:
             if progress:
                 progress.write("\n")  # end the progress line: "interrupted" goes on its own
+            abandon_cells()
             raise
         finally:
-            kernel_log.close()
+            while stopping:  # the previous notebook's kernel: it has exited while this notebook ran
+                stopping.pop(0).stop()
+            stopping.append(kernels.pop(0))
+            stopping[-1].request_stop()
         seconds = time.monotonic() - started
         if progress:
             progress.write(f"{seconds:.1f} s{' FAILED' if failure else ''}\n")

@@ -2,6 +2,16 @@
 
 The Data API runs SQL over HTTPS with IAM auth: no driver, no VPC access, no password in the client. The same
 calls reach a real cluster/workgroup on `aws` and the embedded engine on `local`.
+
+It is asynchronous: ExecuteStatement returns an id at once, DescribeStatement tells when the statement is done
+and GetStatementResult pages its rows (Management Guide, "Using the Amazon Redshift Data API",
+https://docs.aws.amazon.com/redshift/latest/mgmt/data-api.html; API Reference, "DescribeStatement",
+https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_DescribeStatement.html). Every wait here is
+the project's one DescribeStatement loop (`wait_for_statement`: a first look after 5 ms, then backing off to one
+look per 2 s), not awswrangler's reader, whose waiter sleeps 0.25 s after a first look that a query of
+milliseconds always misses. Statements submitted together run concurrently (up to 500 active per cluster or
+workgroup: "Considerations when calling the Amazon Redshift Data API", same guide), so `queries` submits all
+of them first and waits for them after.
 """
 
 from __future__ import annotations
@@ -12,11 +22,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import awswrangler as wr
 import boto3
 import pandas as pd
 
-from flightpipe_job.data_api import wait_for_statement  # the project's one Data API wait
+from flightpipe_job.data_api import field_value, wait_for_statement  # the project's one Data API wait
 from flightpipe_job.errors import DataApiError
 from flightpipe_job.sql import split_statements  # the project's one statement splitter
 
@@ -59,16 +68,6 @@ class Warehouse:
         """One Data API client per warehouse: building one costs tens of milliseconds, polls are many."""
         return boto3.client("redshift-data")
 
-    @cached_property
-    def _connection(self):
-        return wr.data_api.redshift.connect(
-            cluster_id=self.cluster_id or "",
-            workgroup_name=self.workgroup or "",
-            database=self.database,
-            secret_arn=self.secret_arn or "",
-            db_user=self.db_user or "",
-        )
-
     def _wait(self, statement_id: str) -> dict[str, Any]:
         try:
             return wait_for_statement(self.client, statement_id, self.timeout, "statement")
@@ -79,21 +78,43 @@ class Warehouse:
             failed = f"{desc['Status']}: {desc.get('Error', '')} -- SQL: {_failed_sql(desc)[:300]}"
             raise StatementFailed(failed) from None
 
-    def run(self, sql: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Run one statement (with `:name` parameters) and wait for it; return DescribeStatement."""
+    def _submit(self, sql: str, parameters: dict[str, Any] | None = None) -> str:
+        """ExecuteStatement (with `:name` parameters, sent as text: the SQL casts them); the statement's id."""
         kwargs: dict[str, Any] = {"Sql": sql, **self._target()}
         if parameters:
             kwargs["Parameters"] = [{"name": k, "value": str(v)} for k, v in parameters.items()]
-        return self._wait(self.client.execute_statement(**kwargs)["Id"])
+        return self.client.execute_statement(**kwargs)["Id"]
+
+    def run(self, sql: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run one statement (with `:name` parameters) and wait for it; return DescribeStatement."""
+        return self._wait(self._submit(sql, parameters))
 
     def run_batch(self, sqls: list[str]) -> dict[str, Any]:
         """Run statements as ONE transaction (BatchExecuteStatement): all of them or none."""
         return self._wait(self.client.batch_execute_statement(Sqls=sqls, **self._target())["Id"])
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> pd.DataFrame:
-        """Run a SELECT and return its rows as a DataFrame (awswrangler pages through the result)."""
-        params = [{"name": k, "value": str(v)} for k, v in (parameters or {}).items()] or None
-        return wr.data_api.redshift.read_sql_query(sql, self._connection, parameters=params)
+        """Run a SELECT and return its rows as a DataFrame."""
+        return self.queries([(sql, parameters)])[0]
+
+    def queries(self, statements: list[tuple[str, dict[str, Any] | None]]) -> list[pd.DataFrame]:
+        """Run independent SELECTs (each with its own `:name` parameters) side by side: every one is submitted
+        before the first is waited for, so they take about as long as the slowest, not the sum. Each is its own
+        statement (not a BatchExecuteStatement, which takes no parameters)."""
+        ids = [self._submit(sql, parameters) for sql, parameters in statements]
+        return [self._rows(self._wait(statement_id)) for statement_id in ids]
+
+    def _rows(self, desc: dict[str, Any]) -> pd.DataFrame:
+        """The result of a finished statement as a DataFrame, every page (columns named as the SELECT names
+        them; a statement without a result set gives an empty frame)."""
+        if not desc.get("HasResultSet"):
+            return pd.DataFrame()
+        rows: list[list[Any]] = []
+        columns: list[str] = []
+        for page in self.client.get_paginator("get_statement_result").paginate(Id=desc["Id"]):
+            columns = [column["name"] for column in page["ColumnMetadata"]]
+            rows += [[field_value(value) for value in record] for record in page["Records"]]
+        return pd.DataFrame(rows, columns=columns)
 
     def run_file(self, name: str, **substitutions: str) -> dict[str, Any]:
         """Run every statement of `sql/<name>` as one batch, after filling `{placeholders}` (identifiers,

@@ -1,7 +1,9 @@
 """The papermill runner: parameters reach the right notebooks, outputs and a report are written, failures are named."""
 
 import io
+import os
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -138,3 +140,32 @@ def test_the_report_starts_with_a_summary_then_contents_then_each_notebook(proje
     assert "for 2013-01-01." in html  # the days the run was about, in the summary
     assert "<summary>show 41 lines of output</summary>" in html  # 40 lines + "the sample": folded
     assert html.count("line 39") == 1
+
+
+def kernel_files():
+    """This process's kernels' IPC sockets in Jupyter's runtime folder (a kernel that was stopped left none)."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    return sorted(Path(jupyter_runtime_dir()).glob(f"flightpipe-{os.getpid()}-*"))
+
+
+def test_each_notebook_runs_in_its_own_fresh_kernel_and_every_kernel_is_stopped(project):
+    # The next notebook's kernel is started while the current one runs: it must still be a new process that has
+    # run nothing before its notebook, and be stopped when the run ends, whether it ran or not.
+    write_notebook(project / "notebooks" / "04_state.ipynb", "label = 'x'",
+                   'import os\nprint("leftover:", "leftover" in globals(), "pid:", os.getpid())\nleftover = label')
+    (project / "runbooks" / "state.yaml").write_text("notebooks:\n  - 04_state.ipynb\n  - 04_state.ipynb\n"
+                                                     "  - 04_state.ipynb\n")
+    (project / "runbooks" / "fails.yaml").write_text("notebooks:\n  - 02_fail.ipynb\n  - 04_state.ipynb\n")
+    runbook.run_runbook("state", {}, out_dir=project / "run")
+    printed = [outputs(project / "run" / f"0{n}-04_state.ipynb") for n in (1, 2, 3)]
+    assert all(text.startswith("leftover: False pid: ") for text in printed)
+    pids = {int(text.split("pid: ")[1]) for text in printed}
+    assert len(pids) == 3 and os.getpid() not in pids
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # no kernel outlives its notebook
+    with pytest.raises(runbook.RunbookFailed, match=r"02_fail\.ipynb"):
+        runbook.run_runbook("fails", {"fail": "True"}, out_dir=project / "failed")
+    assert not (project / "failed" / "02-04_state.ipynb").exists()
+    assert kernel_files() == []  # the failed notebook's kernel and the next one's (started, never used)
