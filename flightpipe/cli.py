@@ -165,7 +165,6 @@ class CliError(Exception):
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_WRANGLER_PREFIX = re.compile(r"^Request \S+ failed with status \w+ and error ")  # awswrangler's wrapping
 
 
 def plain(text: str) -> str:
@@ -175,7 +174,6 @@ def plain(text: str) -> str:
 
 # ---------------------------------------------------------------- flightpipe sql
 def sql(statement: str, target: str, region: str, project: str) -> int:
-    from awswrangler.data_api.redshift import RedshiftDataApiFailedException
     from botocore.exceptions import ClientError, EndpointConnectionError
 
     from flightpipe.provisioned import PROVISION_HINT
@@ -199,8 +197,6 @@ def sql(statement: str, target: str, region: str, project: str) -> int:
         raise CliError(f"Redshift refused the statement: {plain(error.get('Message', exc))}") from exc
     except StatementFailed as exc:
         raise CliError(f"Redshift refused the statement: {plain(exc)}") from exc
-    except RedshiftDataApiFailedException as exc:  # awswrangler's name for a FAILED Data API statement
-        raise CliError(f"Redshift refused the statement: {_WRANGLER_PREFIX.sub('', plain(exc))}") from exc
     frame.to_csv(sys.stdout, index=False, lineterminator="\n")
     return 0
 

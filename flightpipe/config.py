@@ -1,9 +1,9 @@
 """The one seam between the `aws` and `local` targets.
 
 Everything else (notebooks, the Glue job, SQL, the state machine) is identical for both targets. Choosing
-`local` only means: boto3 and awswrangler talk to the emulator at `http://127.0.0.1:PORT`, with placeholder
-credentials, instead of the real AWS endpoints. That is done through the standard `AWS_ENDPOINT_URL`
-environment variable, which boto3 (and therefore awswrangler) honours for every service.
+`local` only means: boto3 (and any library built on it) talks to the emulator at `http://127.0.0.1:PORT`,
+with placeholder credentials, instead of the real AWS endpoints. That is done through the standard `AWS_ENDPOINT_URL`
+environment variable, which boto3 honours for every service.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class Target:
 
 
 def use_target(target: str = "local", region: str = DEFAULT_REGION) -> Target:
-    """Point this process's boto3/awswrangler at `target` and return it.
+    """Point this process's boto3 at `target` and return it.
 
     On `local` this needs a running stack (`flightpipe local start`).
     """
