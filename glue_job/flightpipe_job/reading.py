@@ -156,43 +156,6 @@ class RecordNumbers:
 FIELD_TYPE = pa.dictionary(pa.int32(), pa.string())
 
 
-# The threaded parse splits each block into parts of this size, parsed in parallel; a line longer than a part
-# makes pyarrow fail the threaded parse, and that block is parsed again serially (as one part).
-THREADED_PART_BYTES = 1024 * 1024
-
-
-def whole_line_blocks(stream) -> Iterator[bytes]:
-    """The file's bytes after its header line, in blocks of about CSV_BLOCK_BYTES that end at a line break.
-    The header line ends where pyarrow ends a row (`\\n`, `\\r\\n` or a lone `\\r`), as skip_rows=1 did."""
-    carry, header = b"", True
-    while True:
-        chunk = stream.read(CSV_BLOCK_BYTES)
-        data = carry + chunk
-        if header:
-            ends = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
-            if not ends:
-                if not chunk:  # pyarrow's own errors for a file without a data line's start (skip_rows=1)
-                    raise pa.ArrowInvalid("Could not skip initial 1 rows from CSV file, either file is too short or "
-                                          "header is larger than block size" if data else "Empty CSV file")
-                carry = data
-                continue
-            end = min(ends)
-            if data[end:end + 2] == b"\r\n":
-                end += 1
-            elif data[end:end + 1] == b"\r" and end + 1 == len(data) and chunk:
-                carry = data  # a `\r` at the end of what was read so far: a `\n` may follow
-                continue
-            data, header = data[end + 1:], False
-        if not chunk:
-            if data:
-                yield data
-            return
-        cut = data.rfind(b"\n") + 1
-        carry = data[cut:]
-        if cut:
-            yield data[:cut]
-
-
 def read_csv_blocks(
     stream, order: list[int], on_malformed: Callable[[int, str, int], None]
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
@@ -204,61 +167,27 @@ def read_csv_blocks(
     7.0.0, measured; Redshift's COPY ... CSV likewise lets a quoted field hold line breaks, "Data format
     parameters"). No field of a daily file can hold a line break, so each line is one row: quotes stay in
     the text, validate_block unquotes fields and finds unbalanced quotes, and scan_file splits the few lines
-    whose quoted fields hold commas with Python's csv module.
-
-    Each block (whole lines) is parsed with pyarrow's threads. A threaded parse does not know the row
-    numbers of the rows it skips as malformed (pyarrow 7.0.0 gives InvalidRow.number None), so its rows'
-    numbers are only known when it skipped none: the row index is then the line number. A block with
-    malformed rows (or one the threaded parse fails) is parsed again serially, which reports each skipped
-    row's number within the block, as the whole file's serial parse did."""
+    whose quoted fields hold commas with Python's csv module."""
     numbers = RecordNumbers()
+
+    def malformed(row) -> str:
+        numbers.skipped.append(row.number)
+        on_malformed(row.number, row.text, row.actual_columns)
+        return "skip"
+
     raw_names = [f"field{i}" for i in range(len(COLUMNS))]
-    parse = {"quote_char": False, "newlines_in_values": False, "ignore_empty_lines": False}
-    convert = pacsv.ConvertOptions(column_types={n: FIELD_TYPE for n in raw_names}, strings_can_be_null=False)
-    first = 2  # the number (header = 1) pyarrow gives the block's first row: its rows so far, skipped or not
-
-    def threaded(block: bytes) -> pa.Table | None:
-        """The block parsed in parallel; None when it has malformed rows or the parse failed."""
-        skipped = []
-        try:
-            table = pacsv.read_csv(
-                pa.BufferReader(block),
-                read_options=pacsv.ReadOptions(column_names=raw_names, block_size=THREADED_PART_BYTES,
-                                               use_threads=True),
-                parse_options=pacsv.ParseOptions(**parse, invalid_row_handler=lambda row: skipped.append(1) or "skip"),
-                convert_options=convert,
-            )
-        except pa.ArrowInvalid:
-            return None
-        return None if skipped else table
-
-    def serial(block: bytes) -> tuple[pa.Table, int]:
-        """The block parsed in one thread, each malformed row reported with its number; (table, rows skipped)."""
-        skipped = []
-
-        def malformed(row) -> str:
-            number = first + row.number - 1  # row.number counts the block's rows from 1
-            numbers.skipped.append(number)
-            skipped.append(number)
-            on_malformed(number, row.text, row.actual_columns)
-            return "skip"
-
-        reader = pacsv.open_csv(
-            pa.BufferReader(block),
-            read_options=pacsv.ReadOptions(column_names=raw_names, block_size=len(block) + 1, use_threads=False),
-            parse_options=pacsv.ParseOptions(**parse, invalid_row_handler=malformed),
-            convert_options=convert,
-        )
-        batches = [batch for batch in reader if batch.num_rows]
-        if not batches:  # every row skipped: one empty chunk per column (validation combines the chunks)
-            batches = [pa.RecordBatch.from_arrays([pa.array([], FIELD_TYPE)] * len(raw_names), raw_names)]
-        return pa.Table.from_batches(batches), len(skipped)
-
-    for block in whole_line_blocks(stream):
-        table = threaded(block)
-        skipped = 0
-        if table is None:
-            table, skipped = serial(block)
-        first += table.num_rows + skipped
-        table = table.select([raw_names[i] for i in order]).rename_columns(list(COLUMNS))
-        yield table, numbers.take(table.num_rows)
+    reader = pacsv.open_csv(
+        stream,
+        read_options=pacsv.ReadOptions(
+            column_names=raw_names, skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=False
+        ),
+        parse_options=pacsv.ParseOptions(
+            quote_char=False, newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=malformed
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: FIELD_TYPE for n in raw_names}, strings_can_be_null=False,
+        ),
+    )
+    for batch in reader:
+        table = pa.Table.from_batches([batch]).select([raw_names[i] for i in order]).rename_columns(list(COLUMNS))
+        yield table, numbers.take(batch.num_rows)
