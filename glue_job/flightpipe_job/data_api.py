@@ -22,8 +22,8 @@ CONFLICT_RETRIES = 5
 class DataApiClient:
     """Redshift Data API calls with a bounded wait: execute (with :name parameters), query, batch."""
 
-    def __init__(self, args: argparse.Namespace, session: boto3.session.Session | None = None):
-        self.client = (session or boto3).client("redshift-data")
+    def __init__(self, args: argparse.Namespace):
+        self.client = boto3.client("redshift-data")  # from boto3's default session, the job's one session
         self.timeout = args.statement_timeout_seconds
         self.target: dict[str, str] = {"Database": args.redshift_database}
         if args.redshift_cluster_id:

@@ -39,7 +39,9 @@ def known_airport_ids(dimension: Callable[[], list[dict[str, Any]]]) -> pa.Array
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the job; return the summary. Raises JobFailed (message names objects and problems) on failure."""
     args = parse_args(argv)
-    session = boto3.session.Session()
+    if boto3.DEFAULT_SESSION is None:  # the one session of the process: boto3.client() would use it too
+        boto3.setup_default_session()
+    session = boto3.DEFAULT_SESSION
     region = session.region_name or os.environ.get("AWS_REGION", "")
     check_settings(args, region)
     if args.object_key:
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # The airport ids are asked for first and collected before the first claim: the warehouse answers while
     # the S3 and Glue clients are created (~0.1 s: their service models are loaded per process, on AWS too)
     # and the catalog is listed. All clients come from the one session.
-    db = DataApiClient(args, session)
+    db = DataApiClient(args)
     dimension = db.start_query("SELECT DISTINCT airport_id FROM airlines.airports_dim", "read the airport ids")
     s3, glue = session.client("s3"), session.client("glue")
     log(f"job run {args.run_id}: daily flights s3://{args.raw_bucket}/{args.raw_prefix} → Redshift "
