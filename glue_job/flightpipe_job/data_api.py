@@ -23,7 +23,7 @@ class DataApiClient:
     """Redshift Data API calls with a bounded wait: execute (with :name parameters), query, batch."""
 
     def __init__(self, args: argparse.Namespace):
-        self.client = boto3.client("redshift-data")
+        self.client = boto3.client("redshift-data")  # from boto3's default session, the job's one session
         self.timeout = args.statement_timeout_seconds
         self.target: dict[str, str] = {"Database": args.redshift_database}
         if args.redshift_cluster_id:
@@ -49,11 +49,29 @@ class DataApiClient:
                 time.sleep(pause)
         raise AssertionError("unreachable")
 
-    def execute(self, sql: str, what: str, **params: Any) -> dict[str, Any]:
+    def _statement(self, sql: str, params: dict[str, Any]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"Sql": sql, **self.target}
         if params:  # the Data API takes text values and rejects empty ones: the SQL casts them
             kwargs["Parameters"] = [{"name": k, "value": str(v)} for k, v in params.items()]
+        return kwargs
+
+    def execute(self, sql: str, what: str, **params: Any) -> dict[str, Any]:
+        kwargs = self._statement(sql, params)
         return self._retrying(lambda: self.client.execute_statement(**kwargs)["Id"], what)
+
+    def start_query(self, sql: str, what: str, **params: Any) -> Callable[[], list[dict[str, Any]]]:
+        """Submit a query now and wait for it later: the warehouse runs it while the job does other work.
+        The returned function waits for it, as query does (a lost serializable conflict is submitted again),
+        and returns its rows."""
+        kwargs = self._statement(sql, params)
+        submitted = [self.client.execute_statement(**kwargs)["Id"]]
+
+        def rows() -> list[dict[str, Any]]:
+            submit = lambda: submitted.pop() if submitted else self.client.execute_statement(**kwargs)["Id"]  # noqa: E731
+            desc = self._retrying(submit, what)
+            return self.rows(desc["Id"]) if desc.get("HasResultSet") else []
+
+        return rows
 
     def rows(self, statement_id: str) -> list[dict[str, Any]]:
         """The result of a finished statement (or batch sub-statement `<id>:N`), every page."""

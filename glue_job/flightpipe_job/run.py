@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 import pyarrow as pa
@@ -28,23 +28,32 @@ from flightpipe_job.sources import (
 from flightpipe_job.staging import AHEAD_GETS, StagedDay, Staging, delete_prefix, open_ahead, stage_day
 
 
+def known_airport_ids(dimension: Callable[[], list[dict[str, Any]]]) -> pa.Array:
+    """The airport ids of the dimension (the query's rows, once it finished); JobFailed if it is empty."""
+    ids = [row["airport_id"] for row in dimension()]
+    if not ids:
+        raise JobFailed("airlines.airports_dim is empty: load the airports dimension first")
+    return pa.array(ids, pa.int64())
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the job; return the summary. Raises JobFailed (message names objects and problems) on failure."""
     args = parse_args(argv)
-    session = boto3.session.Session()
+    if boto3.DEFAULT_SESSION is None:  # the one session of the process: boto3.client() would use it too
+        boto3.setup_default_session()
+    session = boto3.DEFAULT_SESSION
     region = session.region_name or os.environ.get("AWS_REGION", "")
     check_settings(args, region)
     if args.object_key:
         day_of_key(args.object_key, args.raw_prefix)
-    s3, glue, db = boto3.client("s3"), boto3.client("glue"), DataApiClient(args)
+    # The airport ids are asked for first and collected before the first claim: the warehouse answers while
+    # the S3 and Glue clients are created (~0.1 s: their service models are loaded per process, on AWS too)
+    # and the catalog is listed. All clients come from the one session.
+    db = DataApiClient(args)
+    dimension = db.start_query("SELECT DISTINCT airport_id FROM airlines.airports_dim", "read the airport ids")
+    s3, glue = session.client("s3"), session.client("glue")
     log(f"job run {args.run_id}: daily flights s3://{args.raw_bucket}/{args.raw_prefix} → Redshift "
         f"(dep_delay >= {args.min_dep_delay})" + (f", started for {args.object_key}" if args.object_key else ""))
-
-    dimension = db.query("SELECT DISTINCT airport_id FROM airlines.airports_dim", "read the airport ids")
-    ids = [row["airport_id"] for row in dimension]
-    if not ids:
-        raise JobFailed("airlines.airports_dim is empty: load the airports dimension first")
-    airport_ids = pa.array(ids, pa.int64())
 
     errors: list[str] = []
     claims = []
@@ -53,6 +62,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     objects = current_objects(s3, keys, args, listed)
     superseded = [(earlier, f"not loaded: version {obj.version} was current when job run {args.run_id} looked")
                   for obj in objects for earlier in older_versions(s3, obj, listed)]
+    airport_ids = known_airport_ids(dimension)  # before the first claim: an empty dimension claims nothing
     for got in claim_all(db, s3, glue, objects, args, superseded) if objects else []:
         obj = got.obj
         log(f"{obj.day} {obj.uri}: " + ("claimed as load " + got.load_id if got.load_id else got.note))

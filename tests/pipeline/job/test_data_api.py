@@ -74,3 +74,17 @@ def test_a_serializable_conflict_is_submitted_again_and_other_failures_are_not(m
     with pytest.raises(DataApiError, match="does not exist"):
         client_for(other, monkeypatch).execute("SELECT 1", "read")
     assert other.submitted == 1
+
+
+def test_a_started_query_is_submitted_at_once_and_awaited_when_its_rows_are_asked_for(monkeypatch):
+    fake = FakeDataApi("FAILED", "FINISHED", error=CONFLICT)
+    client = client_for(fake, monkeypatch)
+    rows = client.start_query("SELECT 1", "read")
+    assert (fake.submitted, fake.polls) == (1, 0)  # submitted, not waited for yet
+    assert rows() == []  # a lost conflict is submitted again, as execute does; no result set here
+    assert (fake.submitted, fake.polls) == (2, 2)
+    failing = FakeDataApi("FAILED")
+    rows = client_for(failing, monkeypatch).start_query("SELECT 1", "read the airport ids")
+    with pytest.raises(DataApiError, match="^read the airport ids: FAILED: relation"):
+        rows()
+    assert failing.submitted == 1

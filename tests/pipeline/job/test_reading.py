@@ -6,6 +6,8 @@ Also run on Glue's runtime (test_job_on_glue_runtime.py): Python 3.9 syntax, no 
 
 from __future__ import annotations
 
+import numpy as np
+import pyarrow as pa
 import pytest
 from job_inputs import HEADER, scan
 
@@ -98,3 +100,37 @@ def test_line_numbers_stay_right_across_many_blocks(monkeypatch):
     assert numbers.tolist() == [i for i in range(2, 20000) if i not in bad]
     # Each valid row's delay is the one written on its line.
     assert (valid.dep_delay.to_numpy() == numbers % 200).all()
+
+
+def test_line_numbers_stay_right_with_malformed_blank_and_long_lines_in_several_blocks(monkeypatch):
+    # Blocks of 4 KiB, no line break after the last line: the parser's skipped rows (malformed, whitespace-only)
+    # keep their numbers, and so do the rows after them.
+    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 4096)
+    lines, bad, blank = [HEADER], {}, set()
+    for i in range(2, 3000):
+        if i in (5, 700, 701, 1500, 2999):
+            lines.append(b"AA,10397")  # malformed: skipped by the parser, reported by number
+            bad[i] = "wrong number of fields: 2 instead of 5"
+        elif i in (300, 2200):
+            lines.append(b"AA,10397,12478,61,5" + b" " * 600)  # long, but shorter than a block
+        elif i % 1000 == 17:
+            lines.append(b"   ")  # whitespace only: a blank line, skipped by the parser too
+            blank.add(i)
+        elif i % 1000 == 18:
+            lines.append(b"")
+            blank.add(i)
+        else:
+            lines.append(b"AA,10397,12478,%d,5" % (i % 200))
+    counts, valid, rejected = scan(b"\n".join(lines))
+    got = dict(zip(rejected.source_line.astype(int), rejected.reason))  # noqa: B905 - runs on Python 3.9 too
+    assert got == bad and len(rejected) == len(bad)
+    numbers = valid.source_line.to_numpy()
+    assert numbers.tolist() == [i for i in range(2, 3000) if i not in bad and i not in blank]
+    assert (valid.dep_delay.to_numpy() == np.where(np.isin(numbers, [300, 2200]), 61, numbers % 200)).all()
+    assert (counts.rows_read, counts.rows_blank) == (2998, len(blank))
+
+
+def test_a_header_line_alone_without_a_line_break_is_refused_as_before():
+    # pyarrow's own error when skip_rows=1 finds no end of the header: the job reports it as unreadable.
+    with pytest.raises(pa.ArrowInvalid, match="Could not skip initial 1 rows"):
+        scan(HEADER)
