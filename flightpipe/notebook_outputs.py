@@ -20,7 +20,8 @@ import sys
 import nbformat
 from nbclient import NotebookClient
 
-from flightpipe.runbook import NOTEBOOKS, kernel_config
+from flightpipe.kernels import kernel_config
+from flightpipe.runbook import NOTEBOOKS
 
 NOT_REGRESSED = {"30_check_day.ipynb"}  # needs a day an upstream system delivered: no stored outputs
 

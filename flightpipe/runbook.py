@@ -20,7 +20,7 @@ from typing import TextIO
 import yaml
 
 from flightpipe.config import PROJECT_ROOT, TARGETS
-from flightpipe.kernels import Kernel, abandon_cells, kernel_config  # noqa: F401 - kernel_config: notebook_outputs
+from flightpipe.kernels import Kernel, abandon_cells
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 RUNBOOKS = PROJECT_ROOT / "runbooks"

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from flightpipe_local.server import free_port
+from flightpipe_local.ports import free_port
 
 
 def flightpipe(home, *args, **extra_env):

@@ -24,7 +24,7 @@ from flightpipe_local import MOTO_VERSION, context, persistence
 from flightpipe_local.context import StackContext
 from flightpipe_local.patches import EXTENSIONS, Patch
 from flightpipe_local.persistence import SavedStateError
-from flightpipe_local.ports import HOST, PortInUseError, check_port_free, free_port  # noqa: F401 (also imported from here)
+from flightpipe_local.ports import HOST, check_port_free
 
 log = logging.getLogger("flightpipe_local")
 

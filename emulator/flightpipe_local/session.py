@@ -10,7 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from flightpipe_local.server import LocalStack, free_port
+from flightpipe_local.ports import free_port
+from flightpipe_local.server import LocalStack
 
 # Placeholder credentials: the emulator accepts any value; these grant nothing anywhere.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}

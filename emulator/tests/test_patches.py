@@ -14,7 +14,8 @@ import boto3
 import pytest
 
 from flightpipe_local.patches import Patch, PatchSet, PatchTargetError
-from flightpipe_local.server import LocalStack, free_port
+from flightpipe_local.ports import free_port
+from flightpipe_local.server import LocalStack
 
 
 class Base:
@@ -83,7 +84,8 @@ from moto import mock_aws
 from moto.core.config import default_user_config
 from flightpipe_local import context
 from flightpipe_local.patches import EXTENSIONS, _MISSING
-from flightpipe_local.server import LocalStack, extension_patches, free_port
+from flightpipe_local.ports import free_port
+from flightpipe_local.server import LocalStack, extension_patches
 
 def pass_machine_status():
     with mock_aws():

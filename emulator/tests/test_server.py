@@ -1,6 +1,6 @@
 import pytest
 
-from flightpipe_local.server import PortInUseError, check_port_free
+from flightpipe_local.ports import PortInUseError, check_port_free
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -53,7 +53,7 @@ def test_a_port_in_time_wait_is_free():
     it); the next stack binds with SO_REUSEADDR, so the port must be reported free."""
     import socket
 
-    from flightpipe_local.server import free_port
+    from flightpipe_local.ports import free_port
 
     port = free_port()
     listener = socket.create_server(("127.0.0.1", port))

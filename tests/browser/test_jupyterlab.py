@@ -20,7 +20,7 @@ import pytest
 from flightpipe.config import PROJECT_ROOT
 from flightpipe.expected import day_facts
 from flightpipe.runbook import NOTEBOOKS, runs_dir
-from flightpipe_local.server import free_port
+from flightpipe_local.ports import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

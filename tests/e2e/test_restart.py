@@ -23,7 +23,7 @@ from e2e_support import Chain, compare, expected_facts, to_csv
 
 from flightpipe.names import Names
 from flightpipe.runbook import run_runbook
-from flightpipe_local.server import free_port
+from flightpipe_local.ports import free_port
 from flightpipe_local.session import LOCAL_CREDENTIALS
 
 pytestmark = pytest.mark.e2e

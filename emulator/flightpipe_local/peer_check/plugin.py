@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import tempfile
 
-from flightpipe_local.server import LocalStack, free_port
+from flightpipe_local.ports import free_port
+from flightpipe_local.server import LocalStack
 
 _stack: LocalStack | None = None
 _state: tempfile.TemporaryDirectory | None = None
