@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 import pandas as pd
 
-from flightpipe_job.data_api import field_value, wait_for_statement  # the project's one Data API wait
+from flightpipe_job.data_api import statement_result, wait_for_statement  # the project's one Data API wait and reader
 from flightpipe_job.errors import DataApiError
 from flightpipe_job.sql import split_statements  # the project's one statement splitter
 
@@ -109,11 +109,7 @@ class Warehouse:
         them; a statement without a result set gives an empty frame)."""
         if not desc.get("HasResultSet"):
             return pd.DataFrame()
-        rows: list[list[Any]] = []
-        columns: list[str] = []
-        for page in self.client.get_paginator("get_statement_result").paginate(Id=desc["Id"]):
-            columns = [column["name"] for column in page["ColumnMetadata"]]
-            rows += [[field_value(value) for value in record] for record in page["Records"]]
+        columns, rows = statement_result(self.client, desc["Id"])
         return pd.DataFrame(rows, columns=columns)
 
     def run_file(self, name: str, **substitutions: str) -> dict[str, Any]:

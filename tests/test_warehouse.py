@@ -61,10 +61,10 @@ class FakeDataApi:
         done = self.looks[Id] > self.busy
         return {"Id": Id, "Status": "FINISHED" if done else "STARTED", "HasResultSet": True}
 
-    def get_paginator(self, operation):
-        assert operation == "get_statement_result"
-        return SimpleNamespace(paginate=lambda Id: [  # noqa: N803
-            {"ColumnMetadata": [{"name": "day"}, {"name": "n"}], "Records": records} for records in self.pages])
+    def get_statement_result(self, Id, NextToken=None):  # noqa: N803 - boto3's names
+        number = int(NextToken or 0)
+        page = {"ColumnMetadata": [{"name": "day"}, {"name": "n"}], "Records": self.pages[number]}
+        return {**page, "NextToken": str(number + 1)} if number + 1 < len(self.pages) else page
 
 
 def fake_warehouse(fake: FakeDataApi) -> Warehouse:

@@ -61,8 +61,8 @@ class DataApiClient:
 
     def start_query(self, sql: str, what: str, **params: Any) -> Callable[[], list[dict[str, Any]]]:
         """Submit a query now and wait for it later: the warehouse runs it while the job does other work.
-        The returned function waits for it, as query does (a lost serializable conflict is submitted again),
-        and returns its rows."""
+        The returned function waits for it (a lost serializable conflict is submitted again) and returns its
+        rows; `query` is the two at once."""
         kwargs = self._statement(sql, params)
         submitted = [self.client.execute_statement(**kwargs)["Id"]]
 
@@ -75,19 +75,11 @@ class DataApiClient:
 
     def rows(self, statement_id: str) -> list[dict[str, Any]]:
         """The result of a finished statement (or batch sub-statement `<id>:N`), every page."""
-        rows: list[dict[str, Any]] = []
-        token = None
-        while True:
-            page = self.client.get_statement_result(Id=statement_id, **({"NextToken": token} if token else {}))
-            names = [c["name"] for c in page["ColumnMetadata"]]
-            rows += [dict(zip(names, map(field_value, record))) for record in page["Records"]]
-            token = page.get("NextToken")
-            if not token:
-                return rows
+        names, records = statement_result(self.client, statement_id)
+        return [dict(zip(names, record)) for record in records]
 
     def query(self, sql: str, what: str, **params: Any) -> list[dict[str, Any]]:
-        desc = self.execute(sql, what, **params)
-        return self.rows(desc["Id"]) if desc.get("HasResultSet") else []
+        return self.start_query(sql, what, **params)()
 
     def batch(self, sqls: list[str], what: str) -> dict[str, Any]:
         """All statements in one transaction: BatchExecuteStatement commits all or none."""
@@ -110,6 +102,21 @@ def wait_for_statement(client, statement_id: str, timeout: float, what: str) -> 
         if time.monotonic() > deadline:
             raise DataApiError(f"{what}: statement {statement_id} not finished after {timeout:.0f}s", desc)
         delay = min(delay * 1.25, 2.0)
+
+
+def statement_result(client, statement_id: str) -> tuple[list[str], list[list[Any]]]:
+    """(column names, rows as value lists) of a finished statement, every page of GetStatementResult.
+    The project's one reader of results: flightpipe.warehouse reads with it too."""
+    names: list[str] = []
+    records: list[list[Any]] = []
+    token = None
+    while True:
+        page = client.get_statement_result(Id=statement_id, **({"NextToken": token} if token else {}))
+        names = [c["name"] for c in page["ColumnMetadata"]]
+        records += [[field_value(value) for value in record] for record in page["Records"]]
+        token = page.get("NextToken")
+        if not token:
+            return names, records
 
 
 def field_value(field: dict[str, Any]) -> Any:
