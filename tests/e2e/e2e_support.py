@@ -140,8 +140,9 @@ class Chain:
     def key(self, day: str) -> str:
         return self.names.raw_key(day)
 
-    def upload(self, key: str, body: bytes) -> Upload:
-        version = self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body)["VersionId"]
+    def upload(self, key: str, body: bytes, s3=None) -> Upload:
+        """PutObject of one day; `s3`: a client made beforehand (a new client costs ~0.1 s of CPU)."""
+        version = (s3 or self.client("s3")).put_object(Bucket=self.bucket, Key=key, Body=body)["VersionId"]
         return Upload(key, version, body)
 
     def raw_versions(self) -> dict[tuple[str, str], str]:
