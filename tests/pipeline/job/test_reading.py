@@ -102,9 +102,10 @@ def test_line_numbers_stay_right_across_many_blocks(monkeypatch):
     assert (valid.dep_delay.to_numpy() == numbers % 200).all()
 
 
-def test_line_numbers_stay_right_with_malformed_blank_and_long_lines_in_several_blocks(monkeypatch):
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
+def test_line_numbers_stay_right_with_malformed_blank_and_long_lines_in_several_blocks(monkeypatch, newline):
     # Blocks of 4 KiB, no line break after the last line: the parser's skipped rows (malformed, whitespace-only)
-    # keep their numbers, and so do the rows after them.
+    # keep their numbers, and so do the rows after them. With CRLF, some reads end between `\r` and `\n`.
     monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 4096)
     lines, bad, blank = [HEADER], {}, set()
     for i in range(2, 3000):
@@ -121,7 +122,7 @@ def test_line_numbers_stay_right_with_malformed_blank_and_long_lines_in_several_
             blank.add(i)
         else:
             lines.append(b"AA,10397,12478,%d,5" % (i % 200))
-    counts, valid, rejected = scan(b"\n".join(lines))
+    counts, valid, rejected = scan(newline.join(lines))
     got = dict(zip(rejected.source_line.astype(int), rejected.reason))  # noqa: B905 - runs on Python 3.9 too
     assert got == bad and len(rejected) == len(bad)
     numbers = valid.source_line.to_numpy()
