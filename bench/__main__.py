@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown section(s) {sorted(unknown)}; choose from {SECTIONS}")
 
     machine = report.machine()
-    print(f"machine: {machine['nproc']} CPU(s), {machine['cpu']}, {machine['ram']} RAM, Python {machine['python']}",
-          flush=True)
+    machine["python_reference_seconds"] = f"{report.python_reference_seconds():.2f}"
+    print(f"machine: {report.describe(machine)}", flush=True)
     rows: list[tuple[str, str, str, str]] = []
     measured: dict = {"machine": machine}
     started = time.perf_counter()
@@ -135,8 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                          "equal" if all(r["equal"] for r in runs) else "DIFFERENT", "equal",
                          report.verdict(all(r["equal"] for r in runs))))
 
-    print(f"\nmachine: {machine['nproc']} CPU(s), {machine['cpu']}, {machine['ram']} RAM, "
-          f"Python {machine['python']}; total {time.perf_counter() - started:.0f} s\n")
+    print(f"\nmachine: {report.describe(machine)}; total {time.perf_counter() - started:.0f} s\n")
     print(report.table(rows))
     if args.json:
         args.json.write_text(json.dumps(measured, indent=2, default=str))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import sys
+import time
 from pathlib import Path
 
 
@@ -20,6 +22,22 @@ def machine() -> dict[str, str]:
         ram = f"{kb / 1024 / 1024:.1f} GiB"
     return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": ram, "python": sys.version.split()[0],
             "os": platform.platform()}
+
+
+def describe(machine: dict[str, str]) -> str:
+    return (f"{machine['nproc']} CPU(s), {machine['cpu']}, {machine['ram']} RAM, Python {machine['python']}, "
+            f"reference loop {machine['python_reference_seconds']} s")
+
+
+def python_reference_seconds() -> float:
+    """Seconds one core of this machine takes for a fixed pure-Python loop (10 million additions; median of 3):
+    absolute times compare across machines after dividing by it, ratios need no such help."""
+    def once() -> float:
+        started, total = time.perf_counter(), 0
+        for number in range(10_000_000):
+            total += number
+        return time.perf_counter() - started
+    return statistics.median(once() for _ in range(3))
 
 
 def table(rows: list[tuple[str, str, str, str]]) -> str:
