@@ -2,18 +2,19 @@
 
 moto keeps crawlers and job runs as records whose states advance on a timer and never do any work.
 `patches()` lists the changes to moto's Glue models so that `StartCrawler` crawls (`glue_crawler.py`, with the CSV
-classification of `glue_classifier.py`) and `StartJobRun` runs the job's script (`glue_jobs.py`).
+classification of `glue_classifier.py`), `StartJobRun` runs the job's script (`glue_jobs.py`) and the catalog's
+reads take Glue's options (`glue_catalog.py`).
 """
 
 from __future__ import annotations
 
-from flightpipe_local import context, glue_crawler, glue_jobs
+from flightpipe_local import context, glue_catalog, glue_crawler, glue_jobs
 from flightpipe_local.context import StackContext
 from flightpipe_local.patches import Patch
 
 
 def patches() -> list[Patch]:
-    return [*glue_crawler.patches(), *glue_jobs.patches()]
+    return [*glue_crawler.patches(), *glue_jobs.patches(), *glue_catalog.patches()]
 
 
 def install(ctx: StackContext) -> None:

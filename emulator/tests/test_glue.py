@@ -543,3 +543,27 @@ def test_a_bad_crawl_time_setting_is_refused_with_its_name(lake, monkeypatch, se
     assert refused.value.response["Error"]["Code"] == "InvalidInputException"
     assert variable in refused.value.response["Error"]["Message"]
     assert lake.glue.get_crawler(Name=name)["Crawler"]["State"] == "READY"
+
+
+def test_get_partitions_without_the_column_schema_keeps_values_and_location(lake):
+    # AWS Glue API, GetPartitions: ExcludeColumnSchema=true leaves out the partition column schema only.
+    columns = [{"Name": "carrier", "Type": "string"}, {"Name": "depdelay", "Type": "bigint"}]
+    lake.glue.create_table(DatabaseName=lake.db, TableInput={
+        "Name": "days", "PartitionKeys": [{"Name": "date", "Type": "string"}],
+        "StorageDescriptor": {"Columns": columns, "Location": f"s3://{lake.bucket}/days/"}})
+    for day in ("2024-01-01", "2024-01-02"):
+        lake.glue.create_partition(DatabaseName=lake.db, TableName="days", PartitionInput={
+            "Values": [day], "StorageDescriptor": {"Columns": columns, "Location": f"s3://{lake.bucket}/days/date={day}/",
+                                                   "InputFormat": "org.apache.hadoop.mapred.TextInputFormat"}})
+
+    def read(**options):
+        parts = lake.glue.get_partitions(DatabaseName=lake.db, TableName="days", **options)["Partitions"]
+        return sorted(parts, key=lambda p: p["Values"])
+
+    full, slim = read(), read(ExcludeColumnSchema=True)
+    assert [p["StorageDescriptor"]["Columns"] for p in full] == [columns, columns]
+    assert ["Columns" in p["StorageDescriptor"] for p in slim] == [False, False]
+    for p in full:
+        del p["StorageDescriptor"]["Columns"]
+    assert slim == full  # everything else as without the option
+    assert read(ExcludeColumnSchema=False)[0]["StorageDescriptor"]["Columns"] == columns  # stored ones kept

@@ -49,8 +49,10 @@ def catalogued_keys(glue, args: argparse.Namespace) -> list[str]:
     root = f"s3://{args.raw_bucket}/{args.raw_prefix}"
     keys = []
     try:
+        # Only the locations are read: without the column schema repeated in every partition, a year's catalog
+        # is a fraction of the bytes to send and parse (GetPartitions, ExcludeColumnSchema).
         pages = glue.get_paginator("get_partitions").paginate(
-            DatabaseName=args.catalog_database, TableName=args.catalog_table
+            DatabaseName=args.catalog_database, TableName=args.catalog_table, ExcludeColumnSchema=True
         )
         for page in pages:
             for partition in page["Partitions"]:
