@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 CSV_INPUT_FORMAT = "org.apache.hadoop.mapred.TextInputFormat"
@@ -23,10 +24,11 @@ _DOUBLE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _TYPE_RANK = {"bigint": 0, "double": 1, "string": 2}
 
 
-def infer_type(values: list[str]) -> str:
+def infer_type(values: Iterable[str]) -> str:
     """`bigint` if every non-empty value is an integer, `double` if numeric, else `string`.
     Empty values say nothing about the type; a column with no values at all is a `string`."""
-    seen = [v.strip() for v in values if v.strip()]
+    seen = {v.strip() for v in values}  # the type depends on the distinct values: a day repeats most of them
+    seen.discard("")
     if not seen:
         return "string"
     if all(_BIGINT.match(v) and -(2**63) <= int(v) < 2**63 for v in seen):
@@ -77,7 +79,7 @@ def classify_csv(head: bytes, truncated: bool = False) -> CsvSchema | None:
             continue
         rows = [r for r in rows if len(r) == width]
         first, data = rows[0], rows[1:]
-        data_types = [infer_type([r[i] for r in data]) for i in range(width)]
+        data_types = [infer_type(column) for column in zip(*data, strict=True)]
         header = all(infer_type([v]) == "string" and v.strip() for v in first) and any(
             t != "string" for t in data_types
         )
@@ -86,7 +88,7 @@ def classify_csv(head: bytes, truncated: bool = False) -> CsvSchema | None:
         else:
             names = [f"col{i}" for i in range(width)]
             data = rows
-            data_types = [infer_type([r[i] for r in data]) for i in range(width)]
+            data_types = [infer_type(column) for column in zip(*data, strict=True)]
         quoted = '"' in text
         if quoted:  # Glue catalogs quoted CSV with OpenCSVSerde, which reads every column as string
             data_types = ["string"] * width
