@@ -7,9 +7,10 @@ It is asynchronous: ExecuteStatement returns an id at once, DescribeStatement te
 and GetStatementResult pages its rows (Management Guide, "Using the Amazon Redshift Data API",
 https://docs.aws.amazon.com/redshift/latest/mgmt/data-api.html; API Reference, "DescribeStatement",
 https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_DescribeStatement.html). Every wait here is
-the project's one DescribeStatement loop (`wait_for_statement`: a first look after 5 ms, then backing off to one
-look per 2 s), not awswrangler's reader, whose waiter sleeps 0.25 s after a first look that a query of
-milliseconds always misses. Statements submitted together run concurrently (up to 500 active per cluster or
+the project's one DescribeStatement loop (`wait_for_statement`: each call asks the Data API, with
+`WaitTimeSeconds`, to answer once the statement has ended; clients too old for that look after 5 ms, then back
+off to one look per 2 s), not awswrangler's reader, whose waiter sleeps 0.25 s after a first look that a query
+of milliseconds always misses. Statements submitted together run concurrently (up to 500 active per cluster or
 workgroup: "Considerations when calling the Amazon Redshift Data API", same guide), so `queries` submits all
 of them first and waits for them after.
 """

@@ -93,3 +93,21 @@ def test_queries_are_all_submitted_before_the_first_is_awaited_and_every_page_is
     for frame in frames:
         assert list(frame.columns) == ["day", "n"] and frame["n"].tolist() == [3, 4]
         assert frame["day"][0] == "2013-01-01" and frame["day"].isna().tolist() == [False, True]
+
+
+def test_a_query_is_awaited_in_one_describe_call_that_waits_for_its_end(warehouse):
+    # DescribeStatement's WaitTimeSeconds: "The number of seconds to wait for the SQL statement to complete
+    # execution before returning the description" (Data API Reference). boto3 clients that know it wait so.
+    sent = []
+
+    def record(params, **_):
+        sent.append(dict(params))
+
+    events = warehouse.client.meta.events
+    events.register("provide-client-params.redshift-data.DescribeStatement", record)
+    try:
+        frame = warehouse.query("SELECT COUNT(*) AS n FROM (SELECT 1 AS x UNION ALL SELECT 2 AS x) t")
+    finally:
+        events.unregister("provide-client-params.redshift-data.DescribeStatement", record)
+    assert frame["n"].tolist() == [2]
+    assert len(sent) == 1 and 1 <= sent[0]["WaitTimeSeconds"] <= 30

@@ -66,8 +66,13 @@ class RequestGate:
     """WSGI middleware: API calls pass while the gate is open; `closed()` waits for the calls in progress
     to finish and holds new ones until the snapshot is written.
 
-    SQS long polls (ReceiveMessage with WaitTimeSeconds) are let through: they wait up to 20 s and would hold
-    every snapshot and every other client that long."""
+    Calls that may wait for news without changing anything are let through: SQS long polls (ReceiveMessage
+    with WaitTimeSeconds, up to 20 s) and the Data API's reads of a statement (DescribeStatement and
+    GetStatementResult with WaitTimeSeconds, up to 30 s). Held, they would hold every snapshot, and every other
+    client behind it, that long."""
+
+    WAITING_READS = ("AmazonSQS.ReceiveMessage", "RedshiftData.DescribeStatement", "RedshiftData.GetStatementResult",
+                     "RedshiftData.GetStatementResultV2")
 
     def __init__(self, app):
         self.app = app
@@ -78,7 +83,7 @@ class RequestGate:
         self._cond = threading.Condition()
 
     def __call__(self, environ, start_response):
-        if environ.get("HTTP_X_AMZ_TARGET", "").endswith(".ReceiveMessage"):
+        if environ.get("HTTP_X_AMZ_TARGET", "") in self.WAITING_READS:
             return self.app(environ, start_response)
         with self._cond:
             self._cond.wait_for(lambda: not self._closing or self._sealed)

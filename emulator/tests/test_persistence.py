@@ -57,8 +57,11 @@ def test_long_polls_pass_a_closed_gate_and_a_sealed_gate_answers_503():
     gate = RequestGate(slow_app(release))
     with gate.closed(timeout=1, seal=True) as idle:
         assert idle
-        assert call(gate, "AmazonSQS.ReceiveMessage") == ("200 OK", b"done")
+        for target in ("AmazonSQS.ReceiveMessage", "RedshiftData.DescribeStatement",
+                       "RedshiftData.GetStatementResult", "RedshiftData.GetStatementResultV2"):
+            assert call(gate, target) == ("200 OK", b"done")
     assert call(gate)[0].startswith("503")
+    assert call(gate, "RedshiftData.ExecuteStatement")[0].startswith("503")  # it changes state: held, then refused
     assert gate.calls == 0  # neither counts as a change of state
 
 
