@@ -104,8 +104,10 @@ def wait_for_statement(client, statement_id: str, timeout: float, what: str) -> 
             try:
                 seconds = max(1, min(30, math.ceil(deadline - time.monotonic())))
                 desc = client.describe_statement(Id=statement_id, WaitTimeSeconds=seconds)
-            except ClientError as exc:  # too many waiting calls on this statement: poll instead
-                if exc.response.get("Error", {}).get("Code") != "ActiveWaitingRequestsExceededException":
+            except ClientError as exc:  # too many waiting calls on this statement, or no waiting here: poll
+                error = exc.response.get("Error", {})
+                if not (error.get("Code") == "ActiveWaitingRequestsExceededException" or (
+                        error.get("Code") == "ValidationException" and "WaitTimeSeconds" in error.get("Message", ""))):
                     raise
                 waits = False
                 continue

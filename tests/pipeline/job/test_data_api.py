@@ -5,6 +5,7 @@ Also run on Glue's runtime (test_job_on_glue_runtime.py): Python 3.9 syntax, no 
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -88,3 +89,27 @@ def test_a_started_query_is_submitted_at_once_and_awaited_when_its_rows_are_aske
     with pytest.raises(DataApiError, match="^read the airport ids: FAILED: relation"):
         rows()
     assert failing.submitted == 1
+
+
+def test_a_refused_wait_falls_back_to_polling(monkeypatch):
+    # DescribeStatement's WaitTimeSeconds may be refused (ActiveWaitingRequestsExceededException: too many
+    # waiting calls for the statement, Data API Reference): the wait goes on by polling.
+    import boto3
+    from botocore.exceptions import ClientError
+    from botocore.stub import Stubber
+
+    monkeypatch.setattr(data_api, "time", SimpleNamespace(sleep=lambda seconds: None, monotonic=time.monotonic))
+    client = boto3.client("redshift-data", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    if not data_api.describe_waits(client):
+        pytest.skip("this boto3 has no WaitTimeSeconds: it always polls")
+    stub = Stubber(client)
+    stub.add_client_error("describe_statement", "ActiveWaitingRequestsExceededException", "limit",
+                          expected_params={"Id": "s1", "WaitTimeSeconds": 30})
+    stub.add_response("describe_statement", {"Id": "s1", "Status": "STARTED"}, {"Id": "s1"})
+    stub.add_response("describe_statement", {"Id": "s1", "Status": "FINISHED"}, {"Id": "s1"})
+    with stub:
+        assert data_api.wait_for_statement(client, "s1", 30, "q")["Status"] == "FINISHED"
+    stub.assert_no_pending_responses()
+    with Stubber(client) as other, pytest.raises(ClientError):  # any other error is the caller's
+        other.add_client_error("describe_statement", "ValidationException", "Id is not a valid statement id")
+        data_api.wait_for_statement(client, "s1", 30, "q")
