@@ -142,11 +142,11 @@ class ConflictingDataAPI:
             return {"Id": "conflict"}
         return self.real.batch_execute_statement(**kwargs)
 
-    def describe_statement(self, Id):  # noqa: N803 - boto3's names
+    def describe_statement(self, Id, **kwargs):  # noqa: N803 - boto3's names; WaitTimeSeconds passes through
         if Id == "conflict":
             return {"Id": Id, "Status": "FAILED", "Error": "ERROR: 1023 DETAIL: Serializable isolation violation "
                     "on table - 123456, transactions forming the cycle are: 1001, 1002 (pid:4242)"}
-        return self.real.describe_statement(Id=Id)
+        return self.real.describe_statement(Id=Id, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self.real, name)
