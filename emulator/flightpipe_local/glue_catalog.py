@@ -27,8 +27,10 @@ def _get_partitions(self: GlueResponse) -> ActionResult:
 
 def _without_columns(partition: dict[str, Any]) -> dict[str, Any]:
     """A copy of the partition without its columns: the stored partition input is left as it is."""
-    descriptor = {k: v for k, v in partition.get("StorageDescriptor", {}).items() if k != "Columns"}
-    return {**partition, "StorageDescriptor": descriptor} if "StorageDescriptor" in partition else dict(partition)
+    descriptor = partition.get("StorageDescriptor")
+    if descriptor is None:
+        return partition
+    return {**partition, "StorageDescriptor": {k: v for k, v in descriptor.items() if k != "Columns"}}
 
 
 def patches() -> list[Patch]:

@@ -104,10 +104,8 @@ def wait_for_statement(client, statement_id: str, timeout: float, what: str) -> 
             try:
                 seconds = max(1, min(30, math.ceil(deadline - time.monotonic())))
                 desc = client.describe_statement(Id=statement_id, WaitTimeSeconds=seconds)
-            except ClientError as exc:  # too many waiting calls on this statement, or no waiting here: poll
-                error = exc.response.get("Error", {})
-                if not (error.get("Code") == "ActiveWaitingRequestsExceededException" or (
-                        error.get("Code") == "ValidationException" and "WaitTimeSeconds" in error.get("Message", ""))):
+            except ClientError as exc:
+                if not wait_refused(exc):
                     raise
                 waits = False
                 continue
@@ -121,6 +119,13 @@ def wait_for_statement(client, statement_id: str, timeout: float, what: str) -> 
             raise DataApiError(f"{what}: {desc['Status']}: {desc.get('Error', 'no error text')}", desc)
         if time.monotonic() > deadline:
             raise DataApiError(f"{what}: statement {statement_id} not finished after {timeout:.0f}s", desc)
+
+
+def wait_refused(exc: ClientError) -> bool:
+    """The Data API would not wait: too many waiting calls on this statement, or no waiting here. Poll instead."""
+    error = exc.response.get("Error", {})
+    return error.get("Code") == "ActiveWaitingRequestsExceededException" or (
+        error.get("Code") == "ValidationException" and "WaitTimeSeconds" in error.get("Message", ""))
 
 
 def describe_waits(client) -> bool:
