@@ -44,7 +44,7 @@ def check_moto_version(installed: str = moto.__version__) -> None:
 
 def extension_patches(ctx: StackContext) -> list[Patch]:
     """Every change the extensions make to moto, as each service module declares it."""
-    from flightpipe_local import cloudtrail, events, glue, stepfunctions
+    from flightpipe_local import cloudtrail, events, glue, s3_versions, stepfunctions, timestamps
     from flightpipe_local.redshift import data_api
 
     return [
@@ -55,6 +55,8 @@ def extension_patches(ctx: StackContext) -> list[Patch]:
         *stepfunctions.patches(),
         *events.patches(),
         *cloudtrail.patches(),
+        *s3_versions.patches(),
+        *timestamps.patches(),
     ]
 
 

@@ -18,14 +18,17 @@ from flightpipe_local.peer_check.exceptions import AS_ON_AWS
 
 CACHE = Path(os.environ.get("FLIGHTPIPE_LOCAL_CACHE", Path.home() / ".cache" / "flightpipe-local"))
 
-# moto's test files for the services the extensions change (S3: the writes CloudTrail records).
+# moto's test files for the services the extensions change (S3: the writes CloudTrail records, the version
+# listing of s3_versions.py and the object file handles it must leave alone). The timestamps of every service's
+# responses (timestamps.py) are in all of them.
 SUITES = {
     "stepfunctions": ["tests/test_stepfunctions"],
     "events": ["tests/test_events"],
     "glue": [f"tests/test_glue/{name}.py" for name in ("test_glue", "test_glue_job_runs", "test_datacatalog")],
     "redshiftdata": ["tests/test_redshiftdata"],
     "cloudtrail": ["tests/test_cloudtrail"],
-    "s3": ["tests/test_s3/test_s3_copyobject.py", "tests/test_s3/test_s3_multipart.py", "tests/test_s3/test_s3.py"],
+    "s3": [f"tests/test_s3/{name}.py" for name in ("test_s3_copyobject", "test_s3_multipart", "test_s3",
+                                                    "test_s3_list_object_versions", "test_s3_file_handles")],
 }
 # Of test_s3.py (S3 at large), the put, copy and multipart tests only.
 KEYWORDS = "not test_s3.py or put or copy or multipart"
