@@ -16,7 +16,8 @@ each Task calls the target service back over HTTP with boto3. What this module c
   a name is validated as AWS does (1–80 characters, no whitespace, brackets, wildcards, special or control
   characters), which moto's engine skips.
 * `StopExecution` answers with the stopDate once the execution is ABORTED, its error and cause in the
-  ExecutionAborted event; `DescribeExecution`'s output is always JSON text (a string result too).
+  ExecutionAborted event, however soon after the start it comes: `stepfunctions_stop.py`.
+* `DescribeExecution`'s output is always JSON text (a string result too).
 * State machines created by CloudFormation are stored where the executing engine looks for them.
 * A definition's syntax tree is parsed once (the engine parsed it again for every execution, ~0.1 s); every
   execution still builds its own evaluation components from it.
@@ -38,10 +39,9 @@ import functools
 import importlib
 import re
 import threading
-import time
 import types
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -53,9 +53,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from moto.core.models import botocore_stubber
-from moto.core.responses import ActionResult
 from moto.stepfunctions.exceptions import ValidationException
-from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -89,7 +88,7 @@ from moto.stepfunctions.parser.backend.execution import Execution as ParserExecu
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from flightpipe_local import context, glue_jobs, stepfunctions_jsonata
+from flightpipe_local import context, glue_jobs, stepfunctions_jsonata, stepfunctions_stop
 from flightpipe_local.context import StackContext
 from flightpipe_local.patches import Patch, imported_everywhere
 
@@ -97,9 +96,6 @@ from flightpipe_local.patches import Patch, imported_everywhere
 # glue:startJobRun.sync also looks again the moment a local job run ends (`glue_jobs.wait_for_a_run_to_end`),
 # so the interval only bounds the wait for what the emulator does not announce.
 SYNC_POLL_SECONDS = 0.05
-
-# How long StopExecution waits for the engine to leave the running state (a Wait or a Task returns at once).
-STOP_WAIT_SECONDS = 5
 
 GLUE_RUN_SUCCEEDED = {"SUCCEEDED"}
 GLUE_RUN_FAILED = {"FAILED", "ERROR", "TIMEOUT", "STOPPED"}
@@ -198,12 +194,12 @@ def patches() -> list[Patch]:
             for module in (moto.stepfunctions.models, moto.stepfunctions.responses)
         ),
         Patch(StepFunctionResponse, "describe_execution", _describe_execution),
-        Patch(StepFunctionResponse, "stop_execution", _stop_execution),
         # a failed Parallel branch or Map iteration with a States.* error reaches the state's Catch
         Patch(branches_decl, "CustomErrorName", child_error_name),
         Patch(iteration_worker, "CustomErrorName", child_error_name),
         Patch(ErrorEqualsDecl, "_eval_body", _error_equals),
         *stepfunctions_jsonata.patches(),
+        *stepfunctions_stop.patches(),
     ]
 
 
@@ -501,25 +497,6 @@ def _describe_execution(self: StepFunctionResponse):
     if isinstance(execution, ParserExecution) and response.result.get("status") == "SUCCEEDED":
         response.result["output"] = to_json_str(execution.output)
     return response
-
-
-_moto_stop_execution = StepFunctionResponse.stop_execution
-
-
-def _stop_execution(self: StepFunctionResponse):
-    """StopExecution answers the execution's stopDate once it is ABORTED (moto answers before the engine has
-    stopped, without stopDate), and the given error and cause reach the ExecutionAborted event."""
-    if not isinstance(self.stepfunction_backend, StepFunctionsParserBackend):
-        return _moto_stop_execution(self)
-    execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
-    if execution.exec_status == ExecutionStatus.RUNNING:
-        execution.stop(stop_date=datetime.now(UTC), error=self._get_param("error"), cause=self._get_param("cause"))
-        deadline = time.monotonic() + STOP_WAIT_SECONDS
-        while execution.exec_status == ExecutionStatus.RUNNING and time.monotonic() < deadline:
-            time.sleep(0.01)  # the engine's thread records the end (status, stopDate) as it leaves its state
-    if execution.stop_date is None:
-        execution.stop_date = datetime.now(UTC)
-    return ActionResult({"stopDate": execution.stop_date})
 
 
 # ---------------------------------------------------------------- errors of Parallel branches and Map iterations

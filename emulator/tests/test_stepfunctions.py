@@ -11,9 +11,11 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.glue.models import GlueBackend
+from moto.stepfunctions.parser.asl.component.state.choice.state_choice import StateChoice
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from sfn_support import ROLE, caught_query_error, inline_map, run, unique, wait_until_ended
 
-from flightpipe_local import glue_crawler, stepfunctions
+from flightpipe_local import context, glue_crawler, stepfunctions
 
 
 def caught_error(aws, resource: str, parameters: dict) -> dict:
@@ -560,6 +562,35 @@ def test_stop_execution_sets_the_stop_date(aws):
     assert aborted["executionAbortedEventDetails"] == {"error": "Operator", "cause": "stopped by hand"}
     (listed,) = sfn.list_executions(stateMachineArn=described["stateMachineArn"])["executions"]
     assert listed["status"] == "ABORTED" and listed["stopDate"] == stopped["stopDate"]
+
+
+@pytest.mark.parametrize(
+    "slow_step",
+    [
+        (ExecutionWorker, "_get_evaluation_entrypoint"),
+        (context.StackThread, "start"),
+        (StateChoice, "_eval_state_output"),
+    ],
+    ids=["parsing the definition", "starting the program's thread", "leaving the first state"],
+)
+def test_a_stop_sent_before_the_engine_runs_still_aborts_with_its_event(aws, monkeypatch, slow_step):
+    # StopExecution right after StartExecution: the engine's threads may not have reached the first Wait yet.
+    owner, name = slow_step
+    step = getattr(owner, name)
+
+    def slow(*args, **kwargs):
+        time.sleep(0.3)
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, slow)
+    sfn = aws("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=wait_or_end_machine(aws), input='{"how": "wait"}')["executionArn"]
+    stopped = sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped at once")
+    assert sfn.describe_execution(executionArn=arn)["stopDate"] == stopped["stopDate"]
+    events = sfn.get_execution_history(executionArn=arn)["events"]
+    assert [e["type"] for e in events][0] == "ExecutionStarted"
+    assert events[-1]["type"] == "ExecutionAborted"
+    assert events[-1]["executionAbortedEventDetails"] == {"error": "Operator", "cause": "stopped at once"}
 
 
 def test_list_executions_filters_by_status(aws):
