@@ -44,3 +44,14 @@ def test_every_documented_exception_names_its_aws_source():
         assert test_id.split(".", 1)[0].removeprefix("test_") in peer_check.SUITES, test_id
         # each names the AWS page it rests on: an API reference, a User Guide or a developer guide
         assert any(source in why for source in ("API reference", "User Guide", "developer guide")), test_id
+
+
+def test_a_test_id_becomes_the_node_id_that_runs_it_again(tmp_path):
+    (tmp_path / "tests" / "test_glue").mkdir(parents=True)
+    (tmp_path / "tests" / "test_glue" / "test_jobs.py").write_text("")
+    assert peer_check.node_id(tmp_path, "test_glue.test_jobs.test_run[Mocked]") == (
+        "tests/test_glue/test_jobs.py::test_run[Mocked]"
+    )
+    assert peer_check.node_id(tmp_path, "test_glue.test_jobs.TestRuns.test_run") == (
+        "tests/test_glue/test_jobs.py::TestRuns::test_run"
+    )
