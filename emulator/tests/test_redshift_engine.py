@@ -304,3 +304,18 @@ def test_identifiers_fold_and_integers_divide_as_on_redshift(wh):
     # doc "AVG function": BIGINT for integers; doc "Names and identifiers": folded to lower case.
     assert result.columns == ["meandelay", "ratio", "?column?"]
     assert result.rows == [(2, 2, 3)] and result.type_names[0] == "int8"
+
+
+def test_an_identity_column_is_looked_up_in_the_table_the_insert_names(wh):
+    # Redshift resolves an unqualified name by the search path (doc "search_path"): the IDENTITY column of
+    # a same-named table in another schema does not apply, while an unqualified INSERT into the table itself
+    # is refused (doc "CREATE TABLE": IDENTITY, "cannot set an identity column to a value").
+    wh.execute("CREATE SCHEMA airlines")
+    wh.execute('CREATE TABLE airlines."Fact Table" (id BIGINT IDENTITY(1,1), v INT)')
+    wh.execute('CREATE TABLE "Fact Table" (id BIGINT, v INT)')
+    wh.execute('INSERT INTO "Fact Table" (id, v) VALUES (7, 1)')
+    assert rows(wh, 'SELECT id, v FROM "Fact Table"') == [(7, 1)]
+    with pytest.raises(EngineError, match="cannot set an identity column to a value"):
+        wh.execute('INSERT INTO airlines."Fact Table" (id, v) VALUES (7, 1)')
+    with pytest.raises(EngineError, match="cannot set an identity column to a value"):
+        wh.execute('SET search_path TO airlines; INSERT INTO "Fact Table" (id, v) VALUES (7, 1)')

@@ -206,10 +206,14 @@ class Database(catalog.CatalogQueries):
         table = insert.find(exp.Table)
         if table is None:
             return
-        rows = cursor.execute(  # ddl.py makes IDENTITY a nextval default
-            "SELECT lower(column_name) FROM duckdb_columns() WHERE lower(table_name) = ? "
-            "AND schema_name = coalesce(?, schema_name) AND column_default LIKE 'nextval(%'",
-            [table.name.lower(), table.db or None]).fetchall()
+        # The table the INSERT names, resolved as the INSERT resolves it (a temporary table first, then the
+        # search path); ddl.py makes IDENTITY a nextval default.
+        name = exp.table_(table.name, table.db or None, quoted=True).sql(dialect="duckdb")
+        try:
+            rows = cursor.execute(
+                "SELECT lower(name) FROM pragma_table_info(?) WHERE dflt_value LIKE 'nextval(%'", [name]).fetchall()
+        except duckdb.CatalogException:
+            return  # no such table: the INSERT itself says so
         problem = identity_violation(insert, [r[0] for r in rows])
         if problem:
             raise EngineError(problem)
