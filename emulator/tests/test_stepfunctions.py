@@ -15,7 +15,7 @@ from moto.stepfunctions.parser.asl.component.state.choice.state_choice import St
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from sfn_support import ROLE, caught_query_error, inline_map, run, unique, wait_until_ended
 
-from flightpipe_local import context, glue_crawler, stepfunctions
+from flightpipe_local import context, glue_crawler, glue_jobs, stepfunctions
 
 
 def caught_error(aws, resource: str, parameters: dict) -> dict:
@@ -141,13 +141,20 @@ def test_sdk_error_names_follow_aws_pattern(service, code, expected):
 
 def test_glue_sync_waits_for_the_run_and_returns_it(aws, glue_job, monkeypatch):
     served = fake_job_runs(monkeypatch, ["STARTING", "RUNNING", "RUNNING", "SUCCEEDED"])
-    started = time.monotonic()
+    waits: list[float] = []  # the timeout of each wait between two looks (moto's engine sleeps 0.5 s)
+    wait = glue_jobs.wait_for_a_run_to_end
+
+    def recorded_wait(seen, timeout):
+        waits.append(timeout)
+        wait(seen, timeout)
+
+    monkeypatch.setattr(glue_jobs, "wait_for_a_run_to_end", recorded_wait)
     result = run(aws, run_job_definition(glue_job, "arn:aws:sns:us-east-1:123456789012:unused"))
     assert result["status"] == "SUCCEEDED", result.get("cause")
     job = json.loads(result["output"])["job"]
     assert job["JobRunState"] == "SUCCEEDED" and job["JobName"] == glue_job
     assert served == ["STARTING", "RUNNING", "RUNNING", "SUCCEEDED"]
-    assert time.monotonic() - started < 4 * stepfunctions.SYNC_POLL_SECONDS + 2
+    assert waits == [stepfunctions.SYNC_POLL_SECONDS] * 3
 
 
 def test_glue_sync_looks_again_when_the_local_run_ends(aws, glue_job, monkeypatch):
