@@ -595,7 +595,7 @@ def test_a_stop_sent_before_the_engine_runs_still_aborts_with_its_event(aws, mon
     stopped = sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped at once")
     assert sfn.describe_execution(executionArn=arn)["stopDate"] == stopped["stopDate"]
     events = sfn.get_execution_history(executionArn=arn)["events"]
-    assert [e["type"] for e in events][0] == "ExecutionStarted"
+    assert events[0]["type"] == "ExecutionStarted"
     assert events[-1]["type"] == "ExecutionAborted"
     assert events[-1]["executionAbortedEventDetails"] == {"error": "Operator", "cause": "stopped at once"}
 
