@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -304,6 +305,28 @@ def test_identifiers_fold_and_integers_divide_as_on_redshift(wh):
     # doc "AVG function": BIGINT for integers; doc "Names and identifiers": folded to lower case.
     assert result.columns == ["meandelay", "ratio", "?column?"]
     assert result.rows == [(2, 2, 3)] and result.type_names[0] == "int8"
+
+
+def test_a_column_type_is_read_from_the_table_the_query_names(wh):
+    # Same-named tables in two schemas and a temporary one: each reference resolves as Redshift resolves it (doc
+    # "search_path": a qualified name in its schema, an unqualified one by the path, a temporary table first, doc
+    # "CREATE TABLE": TEMPORARY), and AVG returns that table's type (doc "AVG function": BIGINT for an integer
+    # argument, DECIMAL(38, scale of the argument) for a DECIMAL one).
+    wh.execute("CREATE SCHEMA airlines")
+    wh.execute("CREATE TABLE airlines.t (v DECIMAL(10,2)); INSERT INTO airlines.t VALUES (1.00), (2.00)")
+    wh.execute("CREATE TABLE t (v INT); INSERT INTO t VALUES (1), (2)")
+    decimal = wh.execute("SELECT AVG(v) FROM airlines.t")
+    integer = wh.execute("SELECT AVG(v) FROM t")
+    assert (decimal.rows, decimal.type_names) == ([(Decimal("1.50"),)], ["numeric"])
+    assert (integer.rows, integer.type_names) == ([(1,)], ["int8"])
+    aliased = wh.execute("SELECT AVG(a.v), AVG(p.v) FROM airlines.t a CROSS JOIN t p")
+    assert (aliased.rows, aliased.type_names) == ([(Decimal("1.50"), 1)], ["numeric", "int8"])
+    assert wh.execute("SET search_path TO airlines; SELECT AVG(v) FROM t").rows == [(Decimal("1.50"),)]
+    shadowing = "WITH t AS (SELECT v FROM airlines.t) SELECT AVG(v), (SELECT AVG(x.v) FROM t x) FROM t"
+    assert wh.execute(shadowing).rows == [(Decimal("1.50"), Decimal("1.50"))]
+    temporary = wh.execute("CREATE TEMP TABLE t (v DECIMAL(5,1)); INSERT INTO t VALUES (1.0), (2.0); "
+                           "SELECT AVG(v) FROM t")
+    assert temporary.rows == [(Decimal("1.5"),)]
 
 
 def test_an_identity_column_is_looked_up_in_the_table_the_insert_names(wh):

@@ -206,12 +206,10 @@ class Database(catalog.CatalogQueries):
         table = insert.find(exp.Table)
         if table is None:
             return
-        # The table the INSERT names, resolved as the INSERT resolves it (a temporary table first, then the
-        # search path); ddl.py makes IDENTITY a nextval default.
-        name = exp.table_(table.name, table.db or None, quoted=True).sql(dialect="duckdb")
+        # The table the INSERT names, resolved as the INSERT resolves it; ddl.py makes IDENTITY a nextval default.
         try:
-            rows = cursor.execute(
-                "SELECT lower(name) FROM pragma_table_info(?) WHERE dflt_value LIKE 'nextval(%'", [name]).fetchall()
+            rows = cursor.execute("SELECT lower(name) FROM pragma_table_info(?) WHERE dflt_value LIKE 'nextval(%'",
+                                  [_qualified(table)]).fetchall()
         except duckdb.CatalogException:
             return  # no such table: the INSERT itself says so
         problem = identity_violation(insert, [r[0] for r in rows])
@@ -222,14 +220,12 @@ class Database(catalog.CatalogQueries):
         """The TypesFor of translate: column types of the tables a statement names, from DuckDB's catalog."""
 
         def types_for(tree: exp.Expression) -> TypeOf:
-            tables = {t.alias_or_name.lower(): t.name.lower() for t in tree.find_all(exp.Table)}
-            columns: dict[str, dict[str, str]] = {}
-            if tables:
-                rows = cursor.execute(
-                    "SELECT lower(table_name), lower(column_name), data_type FROM duckdb_columns() "
-                    "WHERE list_contains(?, lower(table_name))", [sorted(set(tables.values()))]).fetchall()
-                for table, column, data_type in rows:
-                    columns.setdefault(table, {})[column] = data_type
+            ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+            # Each reference by the name it is used under, to a CTE (whose name shadows a table's, doc "WITH
+            # clause") or to a table by the name DuckDB resolves as the statement does (doc "search_path").
+            tables = {t.alias_or_name.lower(): t.name.lower() if not t.db and t.name.lower() in ctes
+                      else _qualified(t) for t in tree.find_all(exp.Table)}
+            columns = _column_types(cursor, sorted(set(tables.values()) - ctes))
             # Derived tables and CTEs: their columns' types as DuckDB reads the subquery (when it can on its own).
             for number, derived in enumerate([*tree.find_all(exp.CTE), *tree.find_all(exp.Subquery)]):
                 name = derived.alias_or_name.lower() or f"(derived {number})"
@@ -253,3 +249,31 @@ class Database(catalog.CatalogQueries):
             return type_of
 
         return types_for
+
+
+def _qualified(table: exp.Table) -> str:
+    """The name DuckDB resolves as the statement does: a temporary table first, then the search path."""
+    return exp.table_(table.name, table.db or None, quoted=True).sql(dialect="duckdb")
+
+
+def _column_types(cursor: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, dict[str, str]]:
+    """Column name to DuckDB type for each table name that exists; one catalog query when all of them do."""
+    if not names:
+        return {}
+    query = " UNION ALL ".join(
+        f"SELECT {i}, lower(name), type FROM pragma_table_info(${i + 1})" for i in range(len(names)))
+    try:
+        rows = cursor.execute(query, names).fetchall()
+    except duckdb.CatalogException:  # a name that is no table (the statement itself says so): one at a time
+        return {name: types for name in names for types in [_column_types_of(cursor, name)] if types}
+    columns: dict[str, dict[str, str]] = {name: {} for name in names}
+    for i, column, data_type in rows:
+        columns[names[i]][column] = data_type
+    return columns
+
+
+def _column_types_of(cursor: duckdb.DuckDBPyConnection, name: str) -> dict[str, str]:
+    try:
+        return dict(cursor.execute("SELECT lower(name), type FROM pragma_table_info(?)", [name]).fetchall())
+    except duckdb.CatalogException:
+        return {}
