@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import threading
 from pathlib import Path
@@ -153,13 +154,15 @@ class LocalStack:
     def endpoint(self) -> str:
         return self.ctx.endpoint
 
-    def start(self) -> LocalStack:
+    def start(self, restore: bool = False) -> LocalStack:
+        """Serve on the stack's port; `restore`: load the state saved in the state folder even though this stack
+        saves none itself (without `snapshot_seconds`)."""
         check_moto_version()
         check_port_free(self.ctx.port)
         self.ctx.state_dir.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", str(S3_BODY_MEMORY_BYTES))
         install_extensions(self.ctx)
-        if self.snapshot_seconds:
+        if self.snapshot_seconds or restore:
             if killed := persistence.kill_orphaned_job_processes(self.ctx.state_dir):
                 log.warning("killed %d Glue job process(es) left by the previous stack: %s", len(killed), killed)
             self.snapshots = persistence.Snapshots(self.ctx)
@@ -176,7 +179,7 @@ class LocalStack:
             raise
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"stack-{self.ctx.port}", daemon=True)
         self._thread.start()
-        if self.snapshots:
+        if self.snapshot_seconds:
             self._saver = persistence.Saver(self.snapshots, self.gate, self.snapshot_seconds)
             self._saver.start()
         log.info("local stack listening on %s (state in %s)", self.endpoint, self.ctx.state_dir)
@@ -199,6 +202,17 @@ class LocalStack:
         self._thread.join()
         self._server = self._thread = None
         uninstall_extensions(self.ctx)
+
+
+    def restart_from(self, snapshot: Path) -> None:
+        """Stop, then start again on the same port with the state another stack saved (the `snapshot` folder of
+        its home, as `flightpipe local stop` left it) in place of this stack's: for an in-process stack, what a
+        `flightpipe local start` in a copy of that home does. One state built once serves many stacks."""
+        self.stop()
+        target = self.ctx.state_dir / persistence.SNAPSHOT_DIR
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(snapshot, target)
+        self.start(restore=True)
 
 
 def main(argv: list[str] | None = None) -> None:
