@@ -176,7 +176,7 @@ def plain(text: str) -> str:
 def sql(statement: str, target: str, region: str, project: str) -> int:
     from botocore.exceptions import ClientError, EndpointConnectionError
 
-    from flightpipe.provisioned import PROVISION_HINT
+    from flightpipe.provisioned import provision_hint
     from flightpipe.warehouse import StatementFailed
 
     try:
@@ -193,7 +193,7 @@ def sql(statement: str, target: str, region: str, project: str) -> int:
         error = exc.response.get("Error", {})
         if exc.operation_name == "DescribeSecret" and error.get("Code") == "ResourceNotFoundException":
             raise CliError(f"project {project!r} is not provisioned on {tgt.name} (no warehouse secret): "
-                           f"{PROVISION_HINT.replace(' or notebooks 01–08', '')}") from exc
+                           f"{provision_hint(project, notebooks=False)}") from exc
         raise CliError(f"Redshift refused the statement: {plain(error.get('Message', exc))}") from exc
     except StatementFailed as exc:
         raise CliError(f"Redshift refused the statement: {plain(exc)}") from exc
@@ -291,7 +291,7 @@ def add_sql_parser(sub) -> None:
     sql_p.add_argument("statement")
     sql_p.add_argument("--target", choices=config.TARGETS, default="local")
     sql_p.add_argument("--region", default=config.DEFAULT_REGION)
-    sql_p.add_argument("--project", default="flightpipe", help="the project name given to the notebooks")
+    sql_p.add_argument("--project", default=config.DEFAULT_PROJECT, help="the project name given to the notebooks")
     sql_p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
 
 

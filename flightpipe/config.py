@@ -17,6 +17,7 @@ import boto3
 TARGETS = ("local", "aws")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REGION = "us-east-1"
+DEFAULT_PROJECT = "flightpipe"  # the notebooks' `project` parameter
 DEFAULT_LOCAL_PORT = 5055
 # Placeholder credentials for the emulator: it accepts any value, they grant nothing anywhere.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -114,7 +115,7 @@ def use_target(target: str = "local", region: str = DEFAULT_REGION) -> Target:
     return Target("local", region, endpoint)
 
 
-def default_warehouse(target: Target, project: str = "flightpipe", secret_arn: str = ""):
+def default_warehouse(target: Target, project: str = DEFAULT_PROJECT, secret_arn: str = ""):
     """The project's warehouse on `target`, found by its default names (the secret's ARN is looked up unless
     given: Secrets Manager ends it with random characters)."""
     from flightpipe.names import Names

@@ -14,9 +14,9 @@ from collections.abc import Callable
 import boto3
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from flightpipe.config import DEFAULT_PROJECT
 from flightpipe.names import Names
 
-PROVISION_HINT = "run `flightpipe run provision` or notebooks 01–08 first"
 # The error codes each service answers for "no such resource" (HeadBucket has no body, hence "404").
 NOT_FOUND = {
     "404", "NoSuchBucket", "NotFound",
@@ -67,9 +67,16 @@ def missing_resources(names: Names, account_id: str, region: str) -> list[str]:
     return missing
 
 
+def provision_hint(project: str, notebooks: bool = True) -> str:
+    """What to run to provision `project` (a project other than the default is named by `-p project`)."""
+    other = "" if project == DEFAULT_PROJECT else f" -p project {project}"
+    return f"run `flightpipe run provision{other}`" + (" or notebooks 01–08" if notebooks else "") + " first"
+
+
 def require_provisioned(names: Names, account_id: str, region: str | None = None) -> None:
     """Raise `NotProvisioned` naming what is missing and what to run, if the pipeline is not provisioned."""
     missing = missing_resources(names, account_id, region or names.region)
     if missing:
         what = ", ".join(missing)
-        raise NotProvisioned(f"project {names.project!r} is not provisioned (no {what}): {PROVISION_HINT}")
+        raise NotProvisioned(f"project {names.project!r} is not provisioned (no {what}): "
+                             f"{provision_hint(names.project)}")
