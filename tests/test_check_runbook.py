@@ -10,7 +10,7 @@ from flightpipe.config import PROJECT_ROOT
 from flightpipe.expected import day_facts
 from flightpipe.runbook import RunbookFailed, run_runbook
 
-PROJECT = "checkday"
+UNPROVISIONED = "checkday"
 DAY = "2013-01-02"
 
 
@@ -32,15 +32,15 @@ def test_an_execution_that_did_not_succeed_is_named_with_its_status(execution, s
 
 
 @pytest.mark.e2e
-def test_the_check_passes_for_a_loaded_day_and_says_why_it_fails_otherwise(local_stack, tmp_path):
-    with pytest.raises(RunbookFailed, match=r"NotProvisioned: project 'checkday' is not provisioned .*"
-                                            r"run `flightpipe run provision` or notebooks 01–08 first"):
-        run_runbook("check", {"project": PROJECT, "run_date": DAY}, out_dir=tmp_path / "unprovisioned")
+def test_the_check_passes_for_a_loaded_day_and_says_why_it_fails_otherwise(provisioned_stack, tmp_path):
+    with pytest.raises(RunbookFailed, match=r"NotProvisioned: project 'checkday' is not provisioned .*: run "
+                                            r"`flightpipe run provision -p project checkday` or notebooks 01–08 first"):
+        run_runbook("check", {"project": UNPROVISIONED, "run_date": DAY}, out_dir=tmp_path / "unprovisioned")
 
-    run_runbook("provision", {"project": PROJECT, "poll_seconds": 1}, out_dir=tmp_path / "provision")
-    run_runbook("daily", {"project": PROJECT, "run_date": DAY}, out_dir=tmp_path / "daily")
+    # The default project, provisioned (tests/conftest.py) on a stack of this test's own.
+    run_runbook("daily", {"run_date": DAY}, out_dir=tmp_path / "daily")
 
-    report = run_runbook("check", {"project": PROJECT, "run_date": DAY}, out_dir=tmp_path / "ok")
+    report = run_runbook("check", {"run_date": DAY}, out_dir=tmp_path / "ok")
     loaded = len(day_facts((PROJECT_ROOT / "data" / "samples" / f"date={DAY}" / "flights.csv").read_bytes()))
     checks = len(list((PROJECT_ROOT / "sql" / "checks").glob("*.sql")))
     assert f"{DAY}: OK: arrived, execution SUCCEEDED, ledger LOADED ({loaded} rows), {checks} data checks pass" in (
@@ -48,4 +48,4 @@ def test_the_check_passes_for_a_loaded_day_and_says_why_it_fails_otherwise(local
 
     with pytest.raises(RunbookFailed, match=r"DayNotLoaded: no file at s3://.*/raw/flights/date=2013-01-09/"
                                             r"flights\.csv: the upstream upload has not arrived"):
-        run_runbook("check", {"project": PROJECT, "run_date": "2013-01-09"}, out_dir=tmp_path / "missing")
+        run_runbook("check", {"run_date": "2013-01-09"}, out_dir=tmp_path / "missing")

@@ -164,26 +164,23 @@ def test_run_daily_without_run_date_is_refused_before_anything_starts(home):
     assert not (home / "stack.pid").exists()  # no stack was started for a call that cannot run
 
 
-def test_sql_errors_are_one_or_two_plain_lines(home):
+def test_sql_errors_are_one_or_two_plain_lines(home, provisioned):
     no_stack = flightpipe(home, "sql", "SELECT 1")
     assert (no_stack.returncode, no_stack.stderr) == (1, "No local stack is running: start it with "
                                                          "`flightpipe local start`.\n")
+    provisioned.copy_into(home)  # the default project, provisioned (tests/conftest.py): the start restores it
     assert flightpipe(home, "local", "start", "--port", str(free_port())).returncode == 0
-    unprovisioned = flightpipe(home, "sql", "SELECT 1")
+    unprovisioned = flightpipe(home, "sql", "--project", "elsewhere", "SELECT 1")
     assert (unprovisioned.returncode, unprovisioned.stderr) == (
-        1, "project 'flightpipe' is not provisioned on local (no warehouse secret): run `flightpipe run provision` "
-           "first\n")
-    provisioned = flightpipe(home, "run", "provision")
-    assert provisioned.returncode == 0, provisioned.stderr[-2000:]
-    assert [line.split(" … ")[0] for line in provisioned.stdout.splitlines()[:2]] == [
-        "[1/9] 00_overview.ipynb", "[2/9] 01_iam.ipynb"]
+        1, "project 'elsewhere' is not provisioned on local (no warehouse secret): run `flightpipe run provision "
+           "-p project elsewhere` first\n")
     typo = flightpipe(home, "sql", "SELEC 1")
     assert typo.returncode == 1 and typo.stdout == ""
     assert typo.stderr.startswith("Redshift refused the statement: ") and "SELEC" in typo.stderr
     assert len(typo.stderr.splitlines()) <= 2 and "\x1b" not in typo.stderr and "Traceback" not in typo.stderr
 
 
-def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path_factory):
+def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path_factory, provisioned):
     import signal
     import time
 
@@ -192,6 +189,7 @@ def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path_factory):
     from flightpipe.names import Names
 
     home, port = tmp_path_factory.mktemp("interrupted"), free_port()
+    provisioned.copy_into(home)  # the run's provisioned state (tests/conftest.py): the start restores it
 
     def client(service):
         return boto3.client(service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
@@ -202,7 +200,6 @@ def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path_factory):
         # the interrupt comes, however slowly a busy machine gets there.
         assert flightpipe(home, "local", "start", "--port", str(port),
                           FLIGHTPIPE_LOCAL_JOB_STARTING_SECONDS="60").returncode == 0
-        assert flightpipe(home, "run", "provision").returncode == 0
         names = Names.derive("flightpipe", "us-east-1", client("sts").get_caller_identity()["Account"])
         env = {**os.environ, "FLIGHTPIPE_HOME": str(home), "FLIGHTPIPE_RUNS": str(home / "runs")}
         env.pop("FLIGHTPIPE_LOCAL_ENDPOINT", None)

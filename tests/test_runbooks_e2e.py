@@ -32,6 +32,8 @@ def test_provision_twice_ingest_a_new_day_query_and_teardown(local_stack, tmp_pa
     for attempt in (1, 2):  # provisioning is idempotent
         provisioned = flightpipe("run", "provision", "-p", "project", PROJECT, runs=runs)
         assert provisioned.returncode == 0, f"attempt {attempt}: {provisioned.stderr[-2000:]}"
+        assert [line.split(" … ")[0] for line in provisioned.stdout.splitlines()[:2]] == [
+            "[1/9] 00_overview.ipynb", "[2/9] 01_iam.ipynb"]  # one line per notebook, as it starts
 
     source = samples.write_days(pd.Timestamp(DAY).date(), pd.Timestamp(DAY).date(), tmp_path / "feed")[0]
     daily = flightpipe("run", "daily", "-p", "project", PROJECT, "-p", "run_date", DAY, "-p", "source_path",

@@ -1,5 +1,6 @@
-"""End-to-end fixtures: the real pipeline, provisioned ONCE on the session's local stack by the `provision`
-runbook (as a user does), driven by uploads to S3 and observed the way an operator would observe it.
+"""End-to-end fixtures: the real pipeline, provisioned by the `provision` runbook (as a user does) once per test
+run and restored into the session's local stack, driven by uploads to S3 and observed the way an operator would
+observe it.
 
 An upload travels S3 → CloudTrail → EventBridge → Step Functions → crawler → Glue job → Data API → SNS;
 `e2e_support.Chain` follows it. Every test feeds the session's `reliability` collector (cases, executions, rows
@@ -12,14 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import time
 
 import boto3
 import pytest
 from e2e_support import Chain, Reliability
 
 from flightpipe.names import Names
-from flightpipe.runbook import run_runbook, runs_dir
+from flightpipe.runbook import runs_dir
 from flightpipe.samples import HEADER
 
 
@@ -38,18 +38,17 @@ def day_rows(nyc):
 
 
 @pytest.fixture(scope="session")
-def chain(local_stack, tmp_path_factory) -> Chain:
-    """The pipeline, provisioned once by the `provision` runbook against the session's local stack."""
-    out = tmp_path_factory.mktemp("provision-run")
-    began = time.monotonic()
-    run_runbook("provision", {"poll_seconds": 1}, out_dir=out)
-    took = time.monotonic() - began
+def chain(local_stack, provisioned) -> Chain:
+    """The pipeline as the `provision` runbook leaves it, on the session's local stack: the run's one
+    provisioning (`provisioned`, tests/conftest.py) restored into it, as a `flightpipe local start` restores."""
+    local_stack.restart_from(provisioned.snapshot)
     region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
     account_id = boto3.client("sts").get_caller_identity()["Account"]
     names = Names.derive("flightpipe", region, account_id)
     secret_arn = boto3.client("secretsmanager").describe_secret(SecretId=names.redshift_secret)["ARN"]
     return Chain(names=names, account_id=account_id, region=region, state_dir=local_stack.ctx.state_dir,
-                 provision_dir=out, secret_arn=secret_arn, provision_seconds=took, run_dirs=[out])
+                 provision_dir=provisioned.run_dir, secret_arn=secret_arn, provision_seconds=provisioned.seconds,
+                 run_dirs=[provisioned.run_dir])
 
 
 @pytest.fixture(scope="session")

@@ -1,19 +1,17 @@
 """The local stack keeps its whole state across `flightpipe local stop` + `start` and a SIGKILL.
 
-Each test runs its own background stack through the CLI (its own FLIGHTPIPE_HOME and port), provisions it once
-with the `provision` runbook, loads days, restarts the stack, then ingests a new day WITHOUT provisioning again
-and checks everything from the ledger to S3's versions. Expected facts come from pandas (`expected_facts`).
+Each test runs its own background stack through the CLI (its own FLIGHTPIPE_HOME and port), started from the
+state the `provision` runbook left (provisioned once per test run, tests/conftest.py), loads days, restarts the
+stack, then ingests a new day WITHOUT provisioning again and checks everything from the ledger to S3's versions.
+Expected facts come from pandas (`expected_facts`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,74 +21,16 @@ from e2e_support import Chain, compare, expected_facts, to_csv
 
 from flightpipe.names import Names
 from flightpipe.runbook import run_runbook
-from flightpipe_local.ports import free_port
-from flightpipe_local.session import LOCAL_CREDENTIALS
 
 pytestmark = pytest.mark.e2e
 
 
-def flightpipe(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flightpipe.cli", *args], env=os.environ.copy(),
-                          capture_output=True, text=True, timeout=180)
-
-
-class Stack:
-    """A background stack as `flightpipe local start` runs it."""
-
-    def __init__(self, home: Path, port: int):
-        self.home, self.port = home, port
-
-    def start(self) -> None:
-        started = flightpipe("local", "start", "--port", str(self.port))
-        assert started.returncode == 0, started.stderr
-
-    def stop(self) -> None:
-        stopped = flightpipe("local", "stop")
-        assert stopped.returncode == 0, stopped.stderr
-
-    @property
-    def pid(self) -> int:
-        return int((self.home / "stack.pid").read_text())
-
-    def saved_at(self) -> dt.datetime | None:
-        current = self.home / "snapshot" / "current"
-        if not current.exists():
-            return None
-        manifest = self.home / "snapshot" / current.read_text().strip() / "manifest.json"
-        return dt.datetime.fromisoformat(json.loads(manifest.read_text())["taken_at"]) if manifest.exists() else None
-
-    def log(self) -> str:
-        return (self.home / "stack.log").read_text(errors="replace")
-
-    def peak_rss_mb(self) -> float:
-        """The stack process's peak resident memory so far (VmHWM)."""
-        status = Path(f"/proc/{self.pid}/status").read_text()
-        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
-
-
-@pytest.fixture
-def stack(tmp_path, monkeypatch):
-    """A background stack of its own; this process and the runbooks' kernels pointed at it."""
-    home, port = tmp_path / "home", free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    for name, value in {"FLIGHTPIPE_HOME": str(home), "FLIGHTPIPE_LOCAL_ENDPOINT": endpoint,
-                        "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1",
-                        **LOCAL_CREDENTIALS}.items():
-        monkeypatch.setenv(name, value)
-    background = Stack(home, port)
-    background.start()
-    yield background
-    flightpipe("local", "stop")
-
-
-def provisioned_chain(tmp_path: Path, home: Path) -> Chain:
-    out = tmp_path / "provision"
-    run_runbook("provision", {"poll_seconds": 1}, out_dir=out)
+def provisioned_chain(home: Path, provision_dir: Path) -> Chain:
     region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
     account_id = boto3.client("sts").get_caller_identity()["Account"]
     names = Names.derive("flightpipe", region, account_id)
     secret_arn = boto3.client("secretsmanager").describe_secret(SecretId=names.redshift_secret)["ARN"]
-    return Chain(names=names, account_id=account_id, region=region, state_dir=home, provision_dir=out,
+    return Chain(names=names, account_id=account_id, region=region, state_dir=home, provision_dir=provision_dir,
                  secret_arn=secret_arn)
 
 
@@ -108,8 +48,9 @@ def assert_ledger_names_existing_versions(chain: Chain) -> None:
     assert not missing, f"ledger rows whose S3 version is gone: {missing}"
 
 
-def test_stop_and_start_keep_everything_and_a_new_day_loads_without_provisioning(stack, tmp_path, day_rows):
-    chain = provisioned_chain(tmp_path, stack.home)
+def test_stop_and_start_keep_everything_and_a_new_day_loads_without_provisioning(provisioned_stack, tmp_path,
+                                                                               day_rows, provisioned):
+    chain = provisioned_chain(provisioned_stack.home, provisioned.run_dir)
     bodies = {day: to_csv(day_rows(day)) for day in ("2013-03-01", "2013-03-02")}
     uploads = {}
     for day, body in bodies.items():
@@ -121,8 +62,8 @@ def test_stop_and_start_keep_everything_and_a_new_day_loads_without_provisioning
                                                               for e in chain.executions()},
               "tables": chain.table_counts()}
 
-    stack.stop()
-    stack.start()
+    provisioned_stack.stop()
+    provisioned_stack.start()
 
     # Everything is back as it was: S3 versions, executions, the warehouse, the secret, the queue.
     assert chain.raw_versions() == before["versions"]
@@ -138,7 +79,7 @@ def test_stop_and_start_keep_everything_and_a_new_day_loads_without_provisioning
     assert_days_exact(chain, {**bodies, "2013-01-02": new_day.read_bytes()})
     assert chain.check_violations() == {}
     assert_ledger_names_existing_versions(chain)
-    peak = stack.peak_rss_mb()
+    peak = provisioned_stack.peak_rss_mb()
     print(f"stack peak RSS after the restart and a day: {peak:.0f} MB")
     assert peak < 1024, f"the stack's resident memory peaked at {peak:.0f} MB"
 
@@ -174,8 +115,9 @@ def pause_job_once_it_claims(chain: Chain, home: Path, upload, timeout: float = 
     return pids
 
 
-def test_a_sigkill_during_an_execution_restores_the_last_snapshot_consistently(stack, tmp_path, day_rows):
-    chain = provisioned_chain(tmp_path, stack.home)
+def test_a_sigkill_during_an_execution_restores_the_last_snapshot_consistently(provisioned_stack, day_rows,
+                                                                              provisioned):
+    chain = provisioned_chain(provisioned_stack.home, provisioned.run_dir)
     loaded = {"2013-04-01": to_csv(day_rows("2013-04-01"))}
     outcome = chain.follow(chain.upload(chain.key("2013-04-01"), loaded["2013-04-01"]))
     assert outcome.status == "SUCCEEDED", outcome.cause
@@ -184,21 +126,21 @@ def test_a_sigkill_during_an_execution_restores_the_last_snapshot_consistently(s
     interrupted_body = to_csv(day_rows("2013-04-02"))
     interrupted = chain.upload(chain.key("2013-04-02"), interrupted_body)
     arn = chain.wait_for_execution(interrupted)
-    paused = pause_job_once_it_claims(chain, stack.home, interrupted)
+    paused = pause_job_once_it_claims(chain, provisioned_stack.home, interrupted)
     claimed_at = dt.datetime.now(dt.UTC)
     deadline = time.monotonic() + 30
-    while (stack.saved_at() or claimed_at) <= claimed_at:
+    while (provisioned_stack.saved_at() or claimed_at) <= claimed_at:
         assert time.monotonic() < deadline, "no snapshot was taken while the job held its claim"
         time.sleep(0.2)
-    os.kill(stack.pid, signal.SIGKILL)
+    os.kill(provisioned_stack.pid, signal.SIGKILL)
 
-    stack.start()  # the same port at once: a dead pid, a zombie or a TIME_WAIT socket must not stop it
+    provisioned_stack.start()  # the same port at once: a dead pid, a zombie or a TIME_WAIT socket must not stop it
 
     # The paused job of the dead stack is gone before the new one answers: it cannot load late. Whoever is
     # first kills it: the warm Glue runtime, which kills its runs when the stack that started them is gone, or
     # the new stack, which kills any job process left in its state folder (and says so in its log).
-    assert not set(paused) & set(job_processes(stack.home))
-    killed = re.search(r"killed (\d+) Glue job process\(es\) left by the previous stack", stack.log())
+    assert not set(paused) & set(job_processes(provisioned_stack.home))
+    killed = re.search(r"killed (\d+) Glue job process\(es\) left by the previous stack", provisioned_stack.log())
     assert killed is None or int(killed.group(1)) <= len(paused)
     desc = chain.client("stepfunctions").describe_execution(executionArn=arn)
     assert desc["status"] == "FAILED" and desc["error"] == "Local.StackStopped", desc
