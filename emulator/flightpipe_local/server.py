@@ -154,19 +154,12 @@ class LocalStack:
     def endpoint(self) -> str:
         return self.ctx.endpoint
 
-    def start(self, restore: bool = False) -> LocalStack:
-        """Serve on the stack's port; `restore`: load the state saved in the state folder even though this stack
-        saves none itself (without `snapshot_seconds`)."""
+    def start(self) -> LocalStack:
         check_moto_version()
         check_port_free(self.ctx.port)
         self.ctx.state_dir.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", str(S3_BODY_MEMORY_BYTES))
-        install_extensions(self.ctx)
-        if self.snapshot_seconds or restore:
-            if killed := persistence.kill_orphaned_job_processes(self.ctx.state_dir):
-                log.warning("killed %d Glue job process(es) left by the previous stack: %s", len(killed), killed)
-            self.snapshots = persistence.Snapshots(self.ctx)
-            self.snapshots.restore()
+        self._install(restore=bool(self.snapshot_seconds))
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns what matters
         # The snapshots' request gate in front of moto's app, each request served for this stack.
         self.gate = persistence.RequestGate(_ServingStack(self.ctx))
@@ -184,6 +177,15 @@ class LocalStack:
             self._saver.start()
         log.info("local stack listening on %s (state in %s)", self.endpoint, self.ctx.state_dir)
         return self
+
+    def _install(self, restore: bool) -> None:
+        """The extensions for this stack; `restore`: with the state saved in its folder loaded first."""
+        install_extensions(self.ctx)
+        if restore:
+            if killed := persistence.kill_orphaned_job_processes(self.ctx.state_dir):
+                log.warning("killed %d Glue job process(es) left by the previous stack: %s", len(killed), killed)
+            self.snapshots = persistence.Snapshots(self.ctx)
+            self.snapshots.restore()
 
     def stop(self) -> None:
         if self._server is None:
@@ -205,14 +207,18 @@ class LocalStack:
 
 
     def restart_from(self, snapshot: Path) -> None:
-        """Stop, then start again on the same port with the state another stack saved (the `snapshot` folder of
-        its home, as `flightpipe local stop` left it) in place of this stack's: for an in-process stack, what a
-        `flightpipe local start` in a copy of that home does. One state built once serves many stacks."""
-        self.stop()
-        target = self.ctx.state_dir / persistence.SNAPSHOT_DIR
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(snapshot, target)
-        self.start(restore=True)
+        """Replace this stack's state with the state another stack saved (the `snapshot` folder of its home, as
+        `flightpipe local stop` left it): for an in-process stack, what a `flightpipe local start` in a copy of
+        that home does. One state built once serves many stacks. The stack keeps its port bound meanwhile (no
+        other process can take it) and holds the calls that arrive until the state is in place."""
+        if self._server is None or self._saver is not None:
+            raise RuntimeError("restart_from replaces the state of a running stack that saves none of its own")
+        with self.gate.closed(timeout=25):
+            uninstall_extensions(self.ctx)  # its work stopped, its DuckDB files closed
+            target = self.ctx.state_dir / persistence.SNAPSHOT_DIR
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(snapshot, target)
+            self._install(restore=True)
 
 
 def main(argv: list[str] | None = None) -> None:
