@@ -64,10 +64,8 @@ def test_a_bad_date_is_refused_naming_the_parameter(local_stack, tmp_path):
     assert not (tmp_path / "runs").exists()  # refused before any notebook ran
 
 
-def test_sql_prints_csv(local_stack, tmp_path):
-    # the default project's warehouse, as provisioned by a user with `flightpipe run provision`
-    provisioned = flightpipe("run", "provision", runs=tmp_path / "runs")
-    assert provisioned.returncode == 0, provisioned.stderr[-2000:]
+def test_sql_prints_csv(provisioned_stack, tmp_path):
+    # the default project's warehouse, as `flightpipe run provision` leaves it (tests/conftest.py)
     out = flightpipe("sql", "SELECT airport_id, city FROM airlines.airports_dim ORDER BY airport_id LIMIT 3",
                      runs=tmp_path / "runs")
     assert out.returncode == 0, out.stderr
