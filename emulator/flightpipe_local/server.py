@@ -4,7 +4,7 @@
 
 This way (what `flightpipe local start` runs) the stack keeps its state in the state folder across stops and
 crashes (`persistence.py`). In tests and notebooks the same stack runs in-process and starts empty:
-`LocalStack(state_dir, port).start()`.
+`LocalStack(state_dir, port).start()`; `restart_from(snapshot)` then gives it the state another stack saved.
 """
 
 from __future__ import annotations
