@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 
-def flightpipe(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flightpipe.cli", *args], env=os.environ.copy(),
-                          capture_output=True, text=True, timeout=180)
+def flightpipe(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    """The CLI in a process of its own, with this process's environment unless `env` is given."""
+    return subprocess.run([sys.executable, "-m", "flightpipe.cli", *args], env=os.environ.copy() if env is None
+                          else env, capture_output=True, text=True, timeout=timeout)
 
 
 class BackgroundStack:

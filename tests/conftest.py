@@ -14,8 +14,6 @@ import fcntl
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,8 +93,7 @@ def _provision(folder: Path) -> None:
     env.update(FLIGHTPIPE_HOME=str(home), FLIGHTPIPE_RUNS=str(runs))
 
     def run(*args: str) -> None:
-        done = subprocess.run([sys.executable, "-m", "flightpipe.cli", *args], env=env, capture_output=True,
-                              text=True, timeout=600)
+        done = flightpipe(*args, env=env, timeout=600)
         assert done.returncode == 0, f"flightpipe {' '.join(args)}: {done.stderr[-2000:]}"
 
     run("local", "start", "--port", str(free_port()))

@@ -205,7 +205,6 @@ class LocalStack:
         self._server = self._thread = None
         uninstall_extensions(self.ctx)
 
-
     def restart_from(self, snapshot: Path) -> None:
         """Replace this stack's state with the state another stack saved (the `snapshot` folder of its home, as
         `flightpipe local stop` left it): for an in-process stack, what a `flightpipe local start` in a copy of

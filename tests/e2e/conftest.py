@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 
-import boto3
 import pytest
 from e2e_support import Chain, Reliability
 
-from flightpipe.names import Names
 from flightpipe.runbook import runs_dir
 from flightpipe.samples import HEADER
 
@@ -42,13 +39,7 @@ def chain(local_stack, provisioned) -> Chain:
     """The pipeline as the `provision` runbook leaves it, on the session's local stack: the run's one
     provisioning (`provisioned`, tests/conftest.py) restored into it, as a `flightpipe local start` restores."""
     local_stack.restart_from(provisioned.snapshot)
-    region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-    account_id = boto3.client("sts").get_caller_identity()["Account"]
-    names = Names.derive("flightpipe", region, account_id)
-    secret_arn = boto3.client("secretsmanager").describe_secret(SecretId=names.redshift_secret)["ARN"]
-    return Chain(names=names, account_id=account_id, region=region, state_dir=local_stack.ctx.state_dir,
-                 provision_dir=provisioned.run_dir, secret_arn=secret_arn, provision_seconds=provisioned.seconds,
-                 run_dirs=[provisioned.run_dir])
+    return Chain.provisioned(local_stack.ctx.state_dir, provisioned.run_dir, provisioned.seconds)
 
 
 @pytest.fixture(scope="session")

@@ -118,6 +118,17 @@ class Chain:
     inbox: list[str] = field(default_factory=list)
     _inputs: dict[str, dict] = field(default_factory=dict)
 
+    @classmethod
+    def provisioned(cls, state_dir: Path, provision_dir: Path, provision_seconds: float = 0.0) -> Chain:
+        """The default project's pipeline on the stack this process's environment points at."""
+        region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        account_id = boto3.client("sts").get_caller_identity()["Account"]
+        names = Names.derive("flightpipe", region, account_id)
+        secret_arn = boto3.client("secretsmanager").describe_secret(SecretId=names.redshift_secret)["ARN"]
+        return cls(names=names, account_id=account_id, region=region, state_dir=state_dir,
+                   provision_dir=provision_dir, secret_arn=secret_arn, provision_seconds=provision_seconds,
+                   run_dirs=[provision_dir])
+
     @property
     def sm_arn(self) -> str:
         return f"arn:aws:states:{self.region}:{self.account_id}:stateMachine:{self.names.state_machine}"

@@ -15,23 +15,12 @@ import signal
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 from e2e_support import Chain, compare, expected_facts, to_csv
 
-from flightpipe.names import Names
 from flightpipe.runbook import run_runbook
 
 pytestmark = pytest.mark.e2e
-
-
-def provisioned_chain(home: Path, provision_dir: Path) -> Chain:
-    region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-    account_id = boto3.client("sts").get_caller_identity()["Account"]
-    names = Names.derive("flightpipe", region, account_id)
-    secret_arn = boto3.client("secretsmanager").describe_secret(SecretId=names.redshift_secret)["ARN"]
-    return Chain(names=names, account_id=account_id, region=region, state_dir=home, provision_dir=provision_dir,
-                 secret_arn=secret_arn)
 
 
 def assert_days_exact(chain: Chain, bodies: dict[str, bytes]) -> None:
@@ -50,7 +39,7 @@ def assert_ledger_names_existing_versions(chain: Chain) -> None:
 
 def test_stop_and_start_keep_everything_and_a_new_day_loads_without_provisioning(provisioned_stack, tmp_path,
                                                                                day_rows, provisioned):
-    chain = provisioned_chain(provisioned_stack.home, provisioned.run_dir)
+    chain = Chain.provisioned(provisioned_stack.home, provisioned.run_dir)
     bodies = {day: to_csv(day_rows(day)) for day in ("2013-03-01", "2013-03-02")}
     uploads = {}
     for day, body in bodies.items():
@@ -117,7 +106,7 @@ def pause_job_once_it_claims(chain: Chain, home: Path, upload, timeout: float = 
 
 def test_a_sigkill_during_an_execution_restores_the_last_snapshot_consistently(provisioned_stack, day_rows,
                                                                               provisioned):
-    chain = provisioned_chain(provisioned_stack.home, provisioned.run_dir)
+    chain = Chain.provisioned(provisioned_stack.home, provisioned.run_dir)
     loaded = {"2013-04-01": to_csv(day_rows("2013-04-01"))}
     outcome = chain.follow(chain.upload(chain.key("2013-04-01"), loaded["2013-04-01"]))
     assert outcome.status == "SUCCEEDED", outcome.cause
