@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
-import io
+import queue
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
@@ -17,7 +19,8 @@ COLUMNS = ("Carrier", "OriginAirportID", "DestAirportID", "DepDelay", "ArrDelay"
 
 
 HEADER_PEEK_BYTES = 64 * 1024
-CSV_BLOCK_BYTES = 8 * 1024 * 1024  # rows are parsed, validated and staged one block at a time
+CSV_BLOCK_BYTES = 8 * 1024 * 1024  # the file is read this many bytes at a time: the longest line it takes
+PARSE_BLOCK_BYTES = 2 * 1024 * 1024  # rows are parsed, validated and staged in blocks of about this size
 
 
 def column_order(head: bytes, uri: str) -> list[int]:
@@ -60,14 +63,15 @@ def column_order(head: bytes, uri: str) -> list[int]:
 LONG_LINE = b"-\n"
 
 
-class LineCounter(io.RawIOBase):
-    """Passes a file's bytes on to the CSV reader while counting the file's own physical lines: each `\\n`
-    ends a line (a `\\r` before it is part of the line ending) and bytes after the last `\\n` are one more
-    line; so a file ending in `\\n` has no empty last line, and every other empty line counts.
+class LineCounter:
+    """Cuts a file (a binary stream) into blocks of whole lines for the CSV parser while counting the file's own
+    physical lines: each `\\n` ends a line (a `\\r` before it is part of the line ending) and bytes after the
+    last `\\n` are one more line; so a file ending in `\\n` has no empty last line, and every other empty line
+    counts.
 
-    pyarrow parses a line only within one read block, so a line longer than `max_line` bytes would fail the
-    whole file: such a line is passed on as LONG_LINE instead, and its number and first bytes are kept
-    in `long_lines`, to be rejected. The file is read once, `max_line` bytes at a time."""
+    A line longer than `max_line` bytes is passed on as LONG_LINE instead (a block would have to hold it
+    whole), and its number and first bytes are kept in `long_lines`, to be rejected. The file is read once,
+    `max_line` bytes at a time."""
 
     def __init__(self, raw, max_line: int):
         self.raw, self.max_line = raw, max_line
@@ -76,28 +80,20 @@ class LineCounter(io.RawIOBase):
         self.pending = b""  # bytes after the last `\n`, not passed on yet
         self.dropping = False  # inside a line that is too long
         self.long_lines: dict[int, bytes] = {}
-        self.out, self.out_pos = memoryview(b""), 0
         self.eof = False
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        # The buffer is filled whole (short only at the end of the file), as a plain file's would be: pyarrow
-        # drops the `\n` of a `\r\n` split between two reads, and a read left empty by that ends the file
-        # early, without an error (pyarrow 7.0.0 and 25.0.1, measured; the dropping is CSVBufferIterator's,
-        # apache/arrow#51368).
-        view, filled = memoryview(buffer).cast("B"), 0
-        while filled < len(view):
-            if self.out_pos >= len(self.out):
-                if self.eof:
-                    break
-                self.out, self.out_pos = memoryview(self._next_lines()), 0
-                continue
-            n = min(len(view) - filled, len(self.out) - self.out_pos)
-            view[filled:filled + n] = self.out[self.out_pos:self.out_pos + n]
-            self.out_pos, filled = self.out_pos + n, filled + n
-        return filled
+    def blocks(self) -> Iterator[tuple[int, memoryview]]:
+        """The file's lines as blocks of whole lines of about PARSE_BLOCK_BYTES (a longer line is a block of
+        its own), each with the number of its first line (header = 1)."""
+        while not self.eof:
+            first = self.complete + 1
+            lines = self._next_lines()
+            start = 0
+            while start < len(lines):
+                end = lines.find(b"\n", start + PARSE_BLOCK_BYTES - 1) + 1 or len(lines)
+                yield first, memoryview(lines)[start:end]
+                first += lines.count(b"\n", start, end)
+                start = end
 
     def _next_lines(self) -> bytes:
         """The next whole lines read from the file (everything left at its end)."""
@@ -133,31 +129,12 @@ class LineCounter(io.RawIOBase):
         return b"".join(parts)
 
 
-class RecordNumbers:
-    """Line numbers (header = 1) of the rows pyarrow yields. Quotes are not interpreted by pyarrow, so each
-    line is one row; pyarrow skips malformed rows after telling the handler their number, so the yielded
-    rows are the lines not skipped, in order."""
-
-    def __init__(self) -> None:
-        self.skipped: list[int] = []
-        self.next_number = 2
-
-    def take(self, n: int) -> np.ndarray:
-        start = self.next_number
-        skipped = np.asarray([s for s in self.skipped if s >= start], dtype=np.int64)
-        end = start + n
-        while True:
-            extra = int(((skipped >= start) & (skipped < end)).sum())
-            if end == start + n + extra:
-                break
-            end = start + n + extra
-        if end == start + n:  # nothing skipped in this block (the usual case): no set difference to take
-            numbers = np.arange(start, end, dtype=np.int64)
-        else:
-            numbers = np.setdiff1d(np.arange(start, end, dtype=np.int64), skipped, assume_unique=True)
-        self.skipped = [s for s in self.skipped if s >= end]
-        self.next_number = end
-        return numbers
+def row_numbers(start: int, rows: int, skipped: list[int]) -> np.ndarray:
+    """Line numbers of the `rows` rows pyarrow yielded from a block whose first row is line `start`. Quotes are
+    not interpreted by pyarrow, so each line is one row; pyarrow skips malformed rows after telling the
+    handler their number (`skipped`), so the yielded rows are the block's other lines, in order."""
+    numbers = np.arange(start, start + rows + len(skipped), dtype=np.int64)
+    return np.setdiff1d(numbers, skipped, assume_unique=True) if skipped else numbers
 
 
 # Fields are read dictionary-encoded: a day has few distinct carriers, airports and delays, so every check
@@ -165,11 +142,20 @@ class RecordNumbers:
 FIELD_TYPE = pa.dictionary(pa.int32(), pa.string())
 
 
+# Blocks parsed at once by worker threads (pyarrow parses without holding the GIL) while the job validates
+# the block before them; each block is parsed on its own, so its line numbers are exact. One more thread
+# reads the file and cuts it into blocks ahead of them.
+PARSE_THREADS = 2
+
+
 def read_csv_blocks(
-    stream, order: list[int], on_malformed: Callable[[int, str, int], None]
+    counter: LineCounter, order: list[int], on_malformed: Callable[[int, str, int], None]
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    """Stream a daily file as tables of the five columns (all text, dictionary-encoded, file order fixed)
-    with their line numbers. The header row is skipped (already checked by column_order).
+    """Stream a daily file (cut into blocks by `counter`) as tables of the five columns (all text,
+    dictionary-encoded, file order fixed) with their line numbers. The header row is skipped (already
+    checked by column_order). `on_malformed(number, text, fields)` is told of each row pyarrow skips, in
+    line order, before the block holding it is yielded. At most PARSE_THREADS blocks wait, parsed or
+    being parsed, so memory stays bounded whatever the file's size.
 
     pyarrow reads with quoting off (`quote_char=False`, pyarrow.csv.ParseOptions): with quoting on, a quote
     that is never closed makes the rest of the block one field, whatever `newlines_in_values` says (pyarrow
@@ -177,26 +163,69 @@ def read_csv_blocks(
     parameters"). No field of a daily file can hold a line break, so each line is one row: quotes stay in
     the text, validate_block unquotes fields and finds unbalanced quotes, and scan_file splits the few lines
     whose quoted fields hold commas with Python's csv module."""
-    numbers = RecordNumbers()
+    parsing: queue.Queue = queue.Queue(maxsize=PARSE_THREADS)  # parse futures in line order, then None
+    stopped = threading.Event()  # the reader stops: the caller stopped reading (an error, a refused file)
+
+    def offer(item: Future | None) -> bool:
+        """Queue `item` once there is room; False once the caller stopped reading."""
+        while not stopped.is_set():
+            try:
+                parsing.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read_ahead() -> None:
+        try:
+            for first, block in counter.blocks():
+                if not offer(pool.submit(parse_block, first, block)):
+                    return
+        finally:
+            offer(None)
+
+    with ThreadPoolExecutor(max_workers=PARSE_THREADS + 1, thread_name_prefix="csv") as pool:
+        reader = pool.submit(read_ahead)
+        try:
+            while (parsed := parsing.get()) is not None:
+                yield taken(parsed, order, on_malformed)
+            reader.result()  # a failed read (S3, the network) is raised here
+        finally:
+            stopped.set()
+
+
+RAW_NAMES = [f"field{i}" for i in range(len(COLUMNS))]
+
+
+def parse_block(first: int, block: memoryview) -> tuple[pa.Table, np.ndarray, list[tuple[int, str, int]]]:
+    """One block of whole lines, its first line numbered `first` (1: the block starts with the header):
+    (its rows as a table of RAW_NAMES, their line numbers, the malformed rows pyarrow skipped)."""
+    skipped: list[tuple[int, str, int]] = []
 
     def malformed(row) -> str:
-        numbers.skipped.append(row.number)
-        on_malformed(row.number, row.text, row.actual_columns)
+        skipped.append((first - 1 + row.number, row.text, row.actual_columns))  # row.number: 1 = block's first line
         return "skip"
 
-    raw_names = [f"field{i}" for i in range(len(COLUMNS))]
-    reader = pacsv.open_csv(
-        stream,
+    table = pacsv.read_csv(
+        pa.BufferReader(pa.py_buffer(block)),
         read_options=pacsv.ReadOptions(
-            column_names=raw_names, skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=False
+            column_names=RAW_NAMES, skip_rows=1 if first == 1 else 0, block_size=len(block) + 1, use_threads=False
         ),
         parse_options=pacsv.ParseOptions(
             quote_char=False, newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=malformed
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={n: FIELD_TYPE for n in raw_names}, strings_can_be_null=False,
+            column_types={n: FIELD_TYPE for n in RAW_NAMES}, strings_can_be_null=False,
         ),
     )
-    for batch in reader:
-        table = pa.Table.from_batches([batch]).select([raw_names[i] for i in order]).rename_columns(list(COLUMNS))
-        yield table, numbers.take(batch.num_rows)
+    start = first + 1 if first == 1 else first
+    return table, row_numbers(start, table.num_rows, [number for number, _, _ in skipped]), skipped
+
+
+def taken(parsed: Future, order: list[int], on_malformed: Callable[[int, str, int], None]
+          ) -> tuple[pa.Table, np.ndarray]:
+    """A parsed block's table in COLUMNS order and its line numbers, its malformed rows told first."""
+    table, numbers, skipped = parsed.result()
+    for row in skipped:
+        on_malformed(*row)
+    return table.select([RAW_NAMES[i] for i in order]).rename_columns(list(COLUMNS)), numbers

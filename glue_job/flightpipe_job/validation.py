@@ -254,7 +254,7 @@ def scan_file(
                 f"{uri}: line {min(lines)} has an unterminated quote (\"), which would run into the lines after "
                 "it: the day is not loaded (fix the file, or run with --multiline_quotes reject)")
 
-    for table, numbers in read_csv_blocks(pa.PythonFile(counter, mode="r"), order, malformed):
+    for table, numbers in read_csv_blocks(counter, order, malformed):
         valid, rejected, blank, in_block = validate_block(table, numbers, airport_ids)
         refuse_quotes(quote_lines + in_block.tolist())
         take(valid, rejected, blank)

@@ -6,14 +6,18 @@ Also run on Glue's runtime (test_job_on_glue_runtime.py): Python 3.9 syntax, no 
 
 from __future__ import annotations
 
+import io
+import threading
+
 import numpy as np
 import pyarrow as pa
 import pytest
-from job_inputs import HEADER, scan
+from job_inputs import AIRPORT_IDS, HEADER, scan
 
 from flightpipe_job import reading
-from flightpipe_job.errors import BadFile
+from flightpipe_job.errors import BadFile, UnterminatedQuote
 from flightpipe_job.reading import HEADER_PEEK_BYTES, column_order
+from flightpipe_job.validation import scan_file
 
 
 def test_reordered_header_with_bom_case_spaces_and_crlf_is_accepted():
@@ -82,8 +86,14 @@ def test_a_lone_carriage_return_fails_the_file_instead_of_miscounting():
         scan(HEADER + b"\nAA,10397,12478,61,5\rUA,10397,12478,70,1\n")
 
 
-def test_line_numbers_stay_right_across_many_blocks(monkeypatch):
+# Blocks parsed as the file is read (one per read) and blocks cut smaller than a read, parsed side by side.
+PARSE_BLOCKS = pytest.mark.parametrize("parse_block", [None, 1000], ids=["read-blocks", "smaller-blocks"])
+
+
+@PARSE_BLOCKS
+def test_line_numbers_stay_right_across_many_blocks(monkeypatch, parse_block):
     monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(reading, "PARSE_BLOCK_BYTES", parse_block or reading.PARSE_BLOCK_BYTES)
     lines, bad = [HEADER], set()
     for i in range(2, 20000):
         if i % 997 == 0:
@@ -102,11 +112,14 @@ def test_line_numbers_stay_right_across_many_blocks(monkeypatch):
     assert (valid.dep_delay.to_numpy() == numbers % 200).all()
 
 
+@PARSE_BLOCKS
 @pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
-def test_line_numbers_stay_right_with_malformed_blank_and_long_lines_in_several_blocks(monkeypatch, newline):
+def test_line_numbers_stay_right_with_malformed_blank_and_long_lines_in_several_blocks(monkeypatch, newline,
+                                                                                     parse_block):
     # Blocks of 4 KiB, no line break after the last line: the parser's skipped rows (malformed, whitespace-only)
     # keep their numbers, and so do the rows after them. With CRLF, some reads end between `\r` and `\n`.
     monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(reading, "PARSE_BLOCK_BYTES", parse_block or reading.PARSE_BLOCK_BYTES)
     lines, bad, blank = [HEADER], {}, set()
     for i in range(2, 3000):
         if i in (5, 700, 701, 1500, 2999):
@@ -135,3 +148,47 @@ def test_a_header_line_alone_without_a_line_break_is_refused_as_before():
     # pyarrow's own error when skip_rows=1 finds no end of the header: the job reports it as unreadable.
     with pytest.raises(pa.ArrowInvalid, match="Could not skip initial 1 rows"):
         scan(HEADER)
+
+
+class FailingRead(io.RawIOBase):
+    """A file whose read fails after `good` bytes, as an S3 body does when the connection drops."""
+
+    def __init__(self, data: bytes, good: int):
+        self.data, self.good, self.pos = data, good, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self.pos >= self.good:
+            raise ConnectionResetError("connection reset by peer")
+        size = len(self.data) if size is None or size < 0 else size
+        chunk = self.data[self.pos:min(self.pos + size, self.good)]
+        self.pos += len(chunk)
+        return chunk
+
+
+def test_a_read_that_fails_midway_fails_the_scan_after_the_blocks_before_it(monkeypatch):
+    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(reading, "PARSE_BLOCK_BYTES", 1000)
+    data = HEADER + b"\n" + b"AA,10397,12478,61,5\n" * 2000
+    order = column_order(data[:HEADER_PEEK_BYTES], "s3://bucket/key")
+    valid = []
+    with pytest.raises(ConnectionResetError):
+        scan_file(FailingRead(data, 3 * 4096), order, AIRPORT_IDS, 60, valid.append, lambda rejected: None)
+    rows = sum(table.num_rows for table in valid)
+    assert 0 < rows < 2000  # the blocks read before the failure were validated; the rest never arrived
+    assert not [t for t in threading.enumerate() if t.name.startswith("csv")]  # the reading threads ended
+
+
+def test_a_file_refused_early_stops_reading_it(monkeypatch):
+    # An unterminated quote on line 3 refuses the file at its first block: the reader stops, the threads end.
+    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(reading, "PARSE_BLOCK_BYTES", 1000)
+    data = HEADER + b"\nAA,10397,12478,61,5\n\"AA,10397,12478,61,5\n" + b"AA,10397,12478,61,5\n" * 20000
+    stream = io.BytesIO(data)
+    with pytest.raises(UnterminatedQuote, match="line 3"):
+        scan_file(stream, column_order(data[:HEADER_PEEK_BYTES], "s3://bucket/key"), AIRPORT_IDS, 60,
+                  lambda valid: None, lambda rejected: None)
+    assert stream.tell() < len(data) // 2  # the file was not read to its end
+    assert not [t for t in threading.enumerate() if t.name.startswith("csv")]
