@@ -41,7 +41,8 @@ UNTERMINATED_QUOTE = ('unterminated quote: the line has an odd number of \'"\' c
 
 def dictionary_parts(columns) -> tuple[pa.Array, list[np.ndarray], np.ndarray, list[int]]:
     """Text columns as (the distinct texts of every column, one column's after the other's, unquoted and with
-    surrounding whitespace trimmed; for each column, the index of each row's text in them; number of quote
+    surrounding whitespace trimmed; for each column, the index of each row's text among that column's texts
+    (add the column's start for the index in all of them); number of quote
     characters in each distinct text as written; where each column's texts start, and their end). A field
     written `"..."` is unquoted with `""` read as one quote (RFC 4180). The texts of all columns are handled
     together: a compute call costs the same few microseconds on a day's five dictionaries as on one."""
@@ -50,7 +51,7 @@ def dictionary_parts(columns) -> tuple[pa.Array, list[np.ndarray], np.ndarray, l
         array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         if not pa.types.is_dictionary(array.type):
             array = pc.dictionary_encode(array)
-        indices.append(array.indices.to_numpy(zero_copy_only=False).astype(np.intp, copy=False) + starts[-1])
+        indices.append(array.indices.to_numpy(zero_copy_only=False))
         dictionaries.append(array.dictionary)
         starts.append(starts[-1] + len(array.dictionary))
     written = pa.concat_arrays(dictionaries)
@@ -129,20 +130,29 @@ def validate_block(
     airport_codes, ids = check_airport_ids(texts[airports], airport_ids)
     delay_codes, delay_values = check_delays(texts[delays], is_empty[delays])
     codes = np.concatenate([carrier_codes, airport_codes, delay_codes]) | np.where(is_empty, EMPTY, 0).astype(np.uint8)
-    rows = np.stack(indices)  # (column, row) -> index of the row's text
-    row_codes = codes[rows]
-    blank = ((row_codes & EMPTY) != 0).all(axis=0)
-    bad = ((row_codes & ~np.uint8(EMPTY)) != 0).any(axis=0) & ~blank
-    unterminated = (quotes[rows].sum(axis=0) % 2) == 1 if quotes.any() else np.zeros(table.num_rows, dtype=bool)
+    # Each row's problem bits, column by column, through its text's index.
+    row_codes = [codes[starts[c]:starts[c + 1]][index] for c, index in enumerate(indices)]
+    blank, bad = np.ones(table.num_rows, dtype=bool), np.zeros(table.num_rows, dtype=bool)
+    for column_codes in row_codes:
+        blank &= (column_codes & EMPTY) != 0
+        bad |= (column_codes & ~np.uint8(EMPTY)) != 0
+    bad &= ~blank
+    unterminated = np.zeros(table.num_rows, dtype=bool)
+    if quotes.any():
+        unterminated = sum(quotes[starts[c]:starts[c + 1]][index] for c, index in enumerate(indices)) % 2 == 1
     bad |= unterminated
-    keep = np.flatnonzero(~bad & ~blank)
+    dropped = bad | blank
+    keep = np.flatnonzero(~dropped) if dropped.any() else None  # None: every row is valid (the usual case)
 
     def rows_of(values: pa.Array, column: int, start: int) -> pa.Array:
-        return values.take(pa.array(indices[column][keep] - start))
+        """The valid rows' values of `column`, from `values` (typed, one per text, from `start` on)."""
+        own = values.slice(starts[column] - start, starts[column + 1] - starts[column])
+        index = indices[column] if keep is None else indices[column][keep]
+        return own.take(pa.array(index))
 
     valid = pa.table(
         {
-            "source_line": pa.array(numbers[keep], pa.int64()).cast(pa.int32()),
+            "source_line": pa.array(numbers if keep is None else numbers[keep], pa.int64()).cast(pa.int32()),
             "carrier": rows_of(carriers, 0, starts[0]),
             "origin_airport_id": rows_of(ids, 1, starts[1]),
             "dest_airport_id": rows_of(ids, 2, starts[1]),
@@ -152,7 +162,8 @@ def validate_block(
     )
     rejected = None
     if bad.any():
-        rejected = rejected_rows(table, numbers, np.flatnonzero(bad), texts, dict(zip(COLUMNS, indices)),
+        rejected = rejected_rows(table, numbers, np.flatnonzero(bad), texts,
+                                 {c: indices[i] + starts[i] for i, c in enumerate(COLUMNS)},
                                  dict(zip(COLUMNS, row_codes)), unterminated)
     return valid, rejected, int(blank.sum()), numbers[unterminated]
 
