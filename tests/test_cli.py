@@ -203,9 +203,16 @@ def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path_factory, provisioned):
         names = Names.derive("flightpipe", "us-east-1", client("sts").get_caller_identity()["Account"])
         env = {**os.environ, "FLIGHTPIPE_HOME": str(home), "FLIGHTPIPE_RUNS": str(home / "runs")}
         env.pop("FLIGHTPIPE_LOCAL_ENDPOINT", None)
-        proc = subprocess.Popen([sys.executable, "-m", "flightpipe.cli", "run", "daily", "-p", "run_date",
-                                 "2013-01-01"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
+        # The command gets Ctrl-C as from a terminal's shell. A test run started in the background by a
+        # non-interactive shell (`make test &`) ignores SIGINT, and an ignored signal stays ignored across exec
+        # (POSIX, "Shell Command Language" 2.11), so the default disposition is put back for the child only.
+        ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "flightpipe.cli", "run", "daily", "-p", "run_date",
+                                     "2013-01-01"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, start_new_session=True)
+        finally:
+            signal.signal(signal.SIGINT, ignored)
         seen = ""
         while "…" not in seen:  # "[1/2] 10_daily_ingest.ipynb … ": the first notebook starts
             seen += proc.stdout.read(1)
@@ -217,8 +224,11 @@ def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path_factory, provisioned):
             assert time.monotonic() < deadline and proc.poll() is None, "the day was not uploaded"
             time.sleep(0.1)
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 130, err
+        interrupted = time.monotonic()
+        out, err = proc.communicate(timeout=120)
+        logs = "".join(f"\n--- {log}\n{log.read_text()[-3000:]}" for log in (home / "runs").rglob("*.log"))
+        assert proc.returncode == 130, (f"exit {proc.returncode} {time.monotonic() - interrupted:.1f} s after "
+                                        f"SIGINT\nstdout: {seen}{out}\nstderr: {err}{logs}")
         assert err == "interrupted\n"
         from flightpipe.runbook import NOTEBOOKS
 
