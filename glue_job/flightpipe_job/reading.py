@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import queue
 import threading
 from collections.abc import Iterator
@@ -176,9 +177,16 @@ def read_csv_blocks(
                 continue
         return False
 
+    blocks = counter.blocks()
+    opening = list(itertools.islice(blocks, 2))
+    if counter.eof:  # the whole file was read in one or two blocks (most days): no thread would pay off
+        for first, block in opening:
+            yield taken(parse_block(first, block), order, on_malformed)
+        return
+
     def read_ahead() -> None:
         try:
-            for first, block in counter.blocks():
+            for first, block in itertools.chain(opening, blocks):
                 if not offer(pool.submit(parse_block, first, block)):
                     return
         finally:
@@ -188,7 +196,7 @@ def read_csv_blocks(
         reader = pool.submit(read_ahead)
         try:
             while (parsed := parsing.get()) is not None:
-                yield taken(parsed, order, on_malformed)
+                yield taken(parsed.result(), order, on_malformed)
             reader.result()  # a failed read (S3, the network) is raised here
         finally:
             stopped.set()
@@ -222,10 +230,10 @@ def parse_block(first: int, block: memoryview) -> tuple[pa.Table, np.ndarray, li
     return table, row_numbers(start, table.num_rows, [number for number, _, _ in skipped]), skipped
 
 
-def taken(parsed: Future, order: list[int], on_malformed: Callable[[int, str, int], None]
-          ) -> tuple[pa.Table, np.ndarray]:
+def taken(parsed: tuple[pa.Table, np.ndarray, list[tuple[int, str, int]]], order: list[int],
+          on_malformed: Callable[[int, str, int], None]) -> tuple[pa.Table, np.ndarray]:
     """A parsed block's table in COLUMNS order and its line numbers, its malformed rows told first."""
-    table, numbers, skipped = parsed.result()
+    table, numbers, skipped = parsed
     for row in skipped:
         on_malformed(*row)
     return table.select([RAW_NAMES[i] for i in order]).rename_columns(list(COLUMNS)), numbers
