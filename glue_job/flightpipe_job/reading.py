@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -149,6 +150,15 @@ FIELD_TYPE = pa.dictionary(pa.int32(), pa.string())
 PARSE_THREADS = 2
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on. A Python shell job has 0.0625 DPU (this project's, and Glue's default)
+    or 1 DPU, and a DPU is 4 vCPUs and 16 GB (Glue API, Job structure, MaxCapacity): on 0.0625 DPU it has one."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def read_csv_blocks(
     counter: LineCounter, order: list[int], on_malformed: Callable[[int, str, int], None]
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
@@ -179,8 +189,9 @@ def read_csv_blocks(
 
     blocks = counter.blocks()
     opening = list(itertools.islice(blocks, 2))
-    if counter.eof:  # the whole file was read in one or two blocks (most days): no thread would pay off
-        for first, block in opening:
+    # A file read in one or two blocks (most days) or a process on one CPU: no thread would pay off.
+    if counter.eof or available_cpus() < 2:
+        for first, block in itertools.chain(opening, blocks):
             yield taken(parse_block(first, block), order, on_malformed)
         return
 

@@ -86,14 +86,18 @@ def test_a_lone_carriage_return_fails_the_file_instead_of_miscounting():
         scan(HEADER + b"\nAA,10397,12478,61,5\rUA,10397,12478,70,1\n")
 
 
-# Blocks parsed as the file is read (one per read) and blocks cut smaller than a read, parsed side by side.
-PARSE_BLOCKS = pytest.mark.parametrize("parse_block", [None, 1000], ids=["read-blocks", "smaller-blocks"])
+# Blocks parsed as the file is read (one per read), blocks cut smaller than a read and parsed side by side,
+# and the same on one CPU, where the job parses them one after the other on its own thread.
+PARSE_BLOCKS = pytest.mark.parametrize("parse_block, cpus", [(None, None), (1000, None), (1000, 1)],
+                                       ids=["read-blocks", "smaller-blocks", "smaller-blocks-one-cpu"])
 
 
 @PARSE_BLOCKS
-def test_line_numbers_stay_right_across_many_blocks(monkeypatch, parse_block):
+def test_line_numbers_stay_right_across_many_blocks(monkeypatch, parse_block, cpus):
     monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 4096)
     monkeypatch.setattr(reading, "PARSE_BLOCK_BYTES", parse_block or reading.PARSE_BLOCK_BYTES)
+    if cpus:
+        monkeypatch.setattr(reading, "available_cpus", lambda: cpus)
     lines, bad = [HEADER], set()
     for i in range(2, 20000):
         if i % 997 == 0:
@@ -115,11 +119,13 @@ def test_line_numbers_stay_right_across_many_blocks(monkeypatch, parse_block):
 @PARSE_BLOCKS
 @pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
 def test_line_numbers_stay_right_with_malformed_blank_and_long_lines_in_several_blocks(monkeypatch, newline,
-                                                                                     parse_block):
+                                                                                     parse_block, cpus):
     # Blocks of 4 KiB, no line break after the last line: the parser's skipped rows (malformed, whitespace-only)
     # keep their numbers, and so do the rows after them. With CRLF, some reads end between `\r` and `\n`.
     monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 4096)
     monkeypatch.setattr(reading, "PARSE_BLOCK_BYTES", parse_block or reading.PARSE_BLOCK_BYTES)
+    if cpus:
+        monkeypatch.setattr(reading, "available_cpus", lambda: cpus)
     lines, bad, blank = [HEADER], {}, set()
     for i in range(2, 3000):
         if i in (5, 700, 701, 1500, 2999):
@@ -192,3 +198,20 @@ def test_a_file_refused_early_stops_reading_it(monkeypatch):
                   lambda valid: None, lambda rejected: None)
     assert stream.tell() < len(data) // 2  # the file was not read to its end
     assert not [t for t in threading.enumerate() if t.name.startswith("csv")]
+
+
+@pytest.mark.parametrize("cpus, threaded", [(1, False), (2, True)])
+def test_blocks_are_parsed_on_threads_only_with_a_cpu_to_spare(monkeypatch, cpus, threaded):
+    # A Python shell job of 0.0625 DPU has one CPU: it parses its blocks one after the other, on its own thread.
+    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(reading, "PARSE_BLOCK_BYTES", 1000)
+    monkeypatch.setattr(reading, "available_cpus", lambda: cpus)
+    data = HEADER + b"\n" + b"AA,10397,12478,61,5\n" * 2000
+    seen = set()
+
+    def valid(table):
+        seen.update(t.name for t in threading.enumerate() if t.name.startswith("csv"))
+
+    counts = scan_file(io.BytesIO(data), column_order(data[:HEADER_PEEK_BYTES], "s3://bucket/key"), AIRPORT_IDS,
+                       60, valid, lambda rejected: None)
+    assert counts.rows_valid == 2000 and bool(seen) is threaded
