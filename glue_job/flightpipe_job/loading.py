@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from flightpipe_job import sql
 from flightpipe_job.errors import JobFailed
-from flightpipe_job.settings import ROLE_ARN
+from flightpipe_job.settings import ROLE_ARN, RUN_ID
 from flightpipe_job.staging import StagedDay
 
 
@@ -57,4 +57,13 @@ def load_batch(args: argparse.Namespace) -> list[str]:
                           role_arn=args.copy_role_arn)
     if args.fault == "fail_in_transaction":
         statements.append("SELECT CAST('fault injected: fail_in_transaction' AS INTEGER)")
-    return statements
+    return [*statements, ledger_query(args)]
+
+
+def ledger_query(args: argparse.Namespace) -> str:
+    """sql/ledger_for_run.sql for this run, its id written in (a batch takes no parameters). The load batch
+    ends with it, so the run's ledger rows come back as the batch's last result (GetStatementResult of
+    `<batch id>:<n>`, Data API Reference) instead of costing a statement of their own."""
+    if not RUN_ID.fullmatch(args.run_id):
+        raise JobFailed(f"refusing to format run id {args.run_id!r} into SQL")
+    return sql.text("ledger_for_run.sql").replace(":job_run_id", f"'{args.run_id}'")

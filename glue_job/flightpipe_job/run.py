@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             finish(db, day.load_id, "SUPERSEDED", False,
                    f"not loaded: version {newer} became current while job run {args.run_id} read it")
             log(f"{day.obj.day} {day.obj.uri}: superseded by version {newer} before the load")
+    ledger = None
     if staged:
         staging.finish()
         put_loads_manifest(s3, args, staged)
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             log("fault injected: exit_before_load: the process dies before the load transaction")
             os._exit(1)
         try:
-            db.batch(load_batch(args), f"load {len(staged)} day(s)")
+            loaded = db.batch(load_batch(args), f"load {len(staged)} day(s)")
+            ledger = db.rows(loaded["SubStatements"][-1]["Id"])  # the batch's last statement: the run's ledger
         except DataApiError as exc:
             for day in staged:
                 finish(db, day.load_id, "FAILED", True, f"load transaction failed: {exc}")
@@ -120,7 +122,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         finally:
             delete_prefix(s3, args.raw_bucket, f"{args.staging_prefix}{args.run_id}/")
 
-    ledger = db.query(sql.text("ledger_for_run.sql"), "read this run's ledger rows", job_run_id=args.run_id)
+    if ledger is None:  # nothing loaded, or the load failed
+        ledger = db.query(sql.text("ledger_for_run.sql"), "read this run's ledger rows", job_run_id=args.run_id)
     for row in ledger:
         log(f"{row['flight_date']} {row['status']}: read {row['rows_read']}, loaded {row['rows_loaded']}, "
             f"rejected {row['rows_rejected']}, filtered {row['rows_filtered']}"
