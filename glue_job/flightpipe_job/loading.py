@@ -62,8 +62,9 @@ def load_batch(args: argparse.Namespace) -> list[str]:
 
 def ledger_query(args: argparse.Namespace) -> str:
     """sql/ledger_for_run.sql for this run, its id written in (a batch takes no parameters). The load batch
-    ends with it, so the run's ledger rows come back as the batch's last result (GetStatementResult of
-    `<batch id>:<n>`, Data API Reference) instead of costing a statement of their own."""
+    ends with it, so the run's ledger rows come back as the batch's last result instead of costing a statement
+    of their own (GetStatementResult's Id `<batch id>:<n>` names the batch's n-th statement: Data API
+    Reference, GetStatementResult, request parameters)."""
     if not RUN_ID.fullmatch(args.run_id):
         raise JobFailed(f"refusing to format run id {args.run_id!r} into SQL")
     return sql.text("ledger_for_run.sql").replace(":job_run_id", f"'{args.run_id}'")
