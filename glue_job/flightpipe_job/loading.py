@@ -39,14 +39,20 @@ SQL_VALUES = {
     "flights_path": re.compile(r"s3://[a-z0-9.-]+/[A-Za-z0-9_.=/-]+/"),
     "loads_path": re.compile(r"s3://[a-z0-9.-]+/[A-Za-z0-9_.=/-]+/"),
     "role_arn": ROLE_ARN,
+    "run_id": RUN_ID,
 }
+
+
+def checked(key: str, value: str) -> str:
+    """`value`, once it looks like SQL_VALUES[key]; JobFailed otherwise."""
+    if not SQL_VALUES[key].fullmatch(value):
+        raise JobFailed(f"refusing to format {key} {value!r} into SQL")
+    return value
 
 
 def fill_sql(name: str, **values: str) -> list[str]:
     """The statements of sql/<name> with its {placeholders} filled by validated values only."""
-    for key, value in values.items():
-        if not SQL_VALUES[key].fullmatch(value):
-            raise JobFailed(f"refusing to format {key} {value!r} into SQL")
+    values = {key: checked(key, value) for key, value in values.items()}
     return sql.split_statements(re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], sql.text(name)))
 
 
@@ -65,6 +71,4 @@ def ledger_query(args: argparse.Namespace) -> str:
     ends with it, so the run's ledger rows come back as the batch's last result instead of costing a statement
     of their own (GetStatementResult's Id `<batch id>:<n>` names the batch's n-th statement: Data API
     Reference, GetStatementResult, request parameters)."""
-    if not RUN_ID.fullmatch(args.run_id):
-        raise JobFailed(f"refusing to format run id {args.run_id!r} into SQL")
-    return sql.text("ledger_for_run.sql").replace(":job_run_id", f"'{args.run_id}'")
+    return sql.text("ledger_for_run.sql").replace(":job_run_id", f"'{checked('run_id', args.run_id)}'")

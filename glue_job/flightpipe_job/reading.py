@@ -174,6 +174,14 @@ def read_csv_blocks(
     parameters"). No field of a daily file can hold a line break, so each line is one row: quotes stay in
     the text, validate_block unquotes fields and finds unbalanced quotes, and scan_file splits the few lines
     whose quoted fields hold commas with Python's csv module."""
+    blocks = counter.blocks()
+    opening = list(itertools.islice(blocks, 2))
+    # A file read in one or two blocks (most days) or a process on one CPU: no thread would pay off.
+    if counter.eof or available_cpus() < 2:
+        for first, block in itertools.chain(opening, blocks):
+            yield taken(parse_block(first, block), order, on_malformed)
+        return
+
     parsing: queue.Queue = queue.Queue(maxsize=PARSE_THREADS)  # parse futures in line order, then None
     stopped = threading.Event()  # the reader stops: the caller stopped reading (an error, a refused file)
 
@@ -186,14 +194,6 @@ def read_csv_blocks(
             except queue.Full:
                 continue
         return False
-
-    blocks = counter.blocks()
-    opening = list(itertools.islice(blocks, 2))
-    # A file read in one or two blocks (most days) or a process on one CPU: no thread would pay off.
-    if counter.eof or available_cpus() < 2:
-        for first, block in itertools.chain(opening, blocks):
-            yield taken(parse_block(first, block), order, on_malformed)
-        return
 
     def read_ahead() -> None:
         try:

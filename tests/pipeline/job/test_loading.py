@@ -39,7 +39,7 @@ def test_the_load_batch_fills_only_validated_values_and_can_inject_a_failure():
 def test_a_run_id_that_could_carry_sql_is_not_formatted_into_the_ledger_query():
     args = parse_args(base_argv(run_id="jr_9"))
     args.run_id = "jr_9'; DROP TABLE airlines.load_ledger; --"  # past check_settings: refused here too
-    with pytest.raises(JobFailed, match="refusing to format run id"):
+    with pytest.raises(JobFailed, match="refusing to format run_id"):
         ledger_query(args)
     with pytest.raises(JobFailed, match="refusing to format flights_path"):  # its staging paths hold it too
         load_batch(args)
