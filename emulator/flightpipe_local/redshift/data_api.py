@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from typing import Any
 
 from moto.redshift.models import RedshiftBackend
@@ -30,7 +29,7 @@ from flightpipe_local.patches import Patch
 from flightpipe_local.redshift import metadata, validation
 from flightpipe_local.redshift.errors import EngineError
 from flightpipe_local.redshift.shapes import PAGE_SIZE, csv_page, describe, describe_sub, json_page, without_none
-from flightpipe_local.redshift.statements import ACTIVE, Statement, StatementService, plain_error
+from flightpipe_local.redshift.statements import Statement, StatementService, plain_error
 from flightpipe_local.redshift.validation import InternalServerException, ResourceNotFoundException
 
 OFFLINE_FLAG = "warehouse.offline"
@@ -127,9 +126,7 @@ def _waited(request: RedshiftDataAPIServiceResponse, statement: Statement) -> bo
     seconds = validation.wait_time(request._get_param("WaitTimeSeconds"))
     if seconds is None:
         return False
-    deadline = time.monotonic() + seconds
-    while statement.status in ACTIVE and time.monotonic() < deadline:
-        time.sleep(0.01)
+    service().wait_until_ended(statement, seconds)
     return True
 
 

@@ -2,7 +2,8 @@
 
 As on AWS, statements run asynchronously: a worker thread per database of each cluster or workgroup moves
 each one SUBMITTED -> PICKED -> STARTED -> FINISHED | FAILED | ABORTED. Every status change happens under one
-lock, so a cancelled statement stays ABORTED whatever its query does afterwards.
+lock, so a cancelled statement stays ABORTED whatever its query does afterwards. The lock is a condition:
+a call that waits for a statement to end (WaitTimeSeconds) is woken when it ends, not on its next look.
 """
 
 from __future__ import annotations
@@ -94,10 +95,11 @@ class Statement:
 class DatabaseWorker:
     """Runs one database's statements one after another, off the request thread."""
 
-    def __init__(self, database: Database, state: threading.Lock):
+    def __init__(self, database: Database, state: threading.Condition):
         self.database = database
         self.current: Statement | None = None
-        self._state = state  # the service's lock over every status change and over `current`
+        self._state = state  # the service's lock over every status change and over `current`; notified
+        # whenever a statement ends
         self._queue: queue.Queue[Statement | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name=f"redshift-data:{database.path.stem}",
                                         daemon=True)
@@ -132,6 +134,7 @@ class DatabaseWorker:
             finally:
                 with self._state:
                     self.current = None
+                    self._state.notify_all()
 
     def _run(self, statement: Statement) -> None:
         params = {p["name"]: p["value"] for p in statement.parameters}
@@ -191,7 +194,7 @@ class StatementService:
         self._workers: dict[tuple[str, str], DatabaseWorker] = {}
         self._readers: dict[tuple[str, str], Database] = {}
         self._lock = threading.Lock()  # over `_workers` and `_readers`
-        self._state = threading.Lock()  # over statuses (shared with the workers)
+        self._state = threading.Condition()  # over statuses (shared with the workers); notified when one ends
 
     @property
     def warehouse_dir(self) -> Path:
@@ -225,6 +228,11 @@ class StatementService:
         """How many statements of the cluster or workgroup `target` are queued or running."""
         return sum(1 for s in list(self.statements.values()) if s.target == target and s.status in ACTIVE)
 
+    def wait_until_ended(self, statement: Statement, seconds: float) -> None:
+        """Return once `statement` has ended, or after `seconds`."""
+        with self._state:
+            self._state.wait_for(lambda: statement.status not in ACTIVE, timeout=seconds)
+
     def submit(self, statement: Statement) -> Statement:
         self.statements[statement.id] = statement
         self.worker(statement.target, statement.database).submit(statement)
@@ -243,6 +251,7 @@ class StatementService:
             statement.set_status("ABORTED", error)
             for sub in statement.subs:
                 sub.set_status("ABORTED", error)
+            self._state.notify_all()
         if running:
             worker = self.worker(statement.target, statement.database)
             threading.Thread(target=self._interrupt_until_stopped, args=(worker, statement),
@@ -281,6 +290,7 @@ class StatementService:
             for statement in self.statements.values():
                 if statement.status in ("SUBMITTED", "PICKED"):
                     statement.set_status("ABORTED", "The stack stopped before the query ran.")
+            self._state.notify_all()
         self._stop(workers)
 
     @staticmethod
