@@ -1,5 +1,5 @@
-"""The Glue job's library as a wheel: glue_job/ (its code, and the repository's sql/ as package data), built with
-pip and cached by content, so provisioning uploads the same file until the code or the SQL changes.
+"""The Glue job's library as a wheel: glue_job/ (its code; the repository's sql/ and the job's Data API model as
+package data), built with pip and cached by content, so provisioning uploads the same file until they change.
 
 A Python shell 3.9 job takes its own libraries as `.whl` files listed in `--extra-py-files` (AWS Glue Developer
 Guide, "Configuring job properties for Python shell jobs in AWS Glue", sections "Limitations" — no `.egg` on
@@ -38,7 +38,8 @@ def wheel_name() -> str:
 
 def sources() -> list[Path]:
     """Every file the wheel is built from (sql/ through the package's link to it)."""
-    files = [SOURCE / "pyproject.toml", *PACKAGE.rglob("*.py"), *(PACKAGE / "sql").rglob("*.sql")]
+    files = [SOURCE / "pyproject.toml", *PACKAGE.rglob("*.py"), *(PACKAGE / "sql").rglob("*.sql"),
+             *(PACKAGE / "models").rglob("*.*")]
     return sorted(f for f in files if "__pycache__" not in f.parts)
 
 

@@ -7,7 +7,6 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-import boto3
 import pyarrow as pa
 
 from flightpipe_job import sql
@@ -16,6 +15,7 @@ from flightpipe_job.errors import BadFile, DataApiError, JobFailed
 from flightpipe_job.ledger import claim_all, finish
 from flightpipe_job.loading import load_batch, put_loads_manifest
 from flightpipe_job.log import log
+from flightpipe_job.session import job_session
 from flightpipe_job.settings import check_settings, day_of_key, parse_args
 from flightpipe_job.sources import (
     LIST_PREFIX_FROM,
@@ -39,9 +39,7 @@ def known_airport_ids(dimension: Callable[[], list[dict[str, Any]]]) -> pa.Array
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the job; return the summary. Raises JobFailed (message names objects and problems) on failure."""
     args = parse_args(argv)
-    if boto3.DEFAULT_SESSION is None:  # the one session of the process: boto3.client() would use it too
-        boto3.setup_default_session()
-    session = boto3.DEFAULT_SESSION
+    session = job_session()  # the one session of the process: boto3.client() uses it too
     region = session.region_name or os.environ.get("AWS_REGION", "")
     check_settings(args, region)
     if args.object_key:

@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from flightpipe_job import data_api
+from flightpipe_job.session import job_session
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW_PREFIX = "raw/flights/"
@@ -66,8 +67,8 @@ class S3Calls:
         self.calls: list[str] = []
 
     def __enter__(self):
-        boto3.setup_default_session()
-        boto3.DEFAULT_SESSION.events.register("before-call.s3", self.count)
+        boto3.DEFAULT_SESSION = None  # a new session, as a job process starts with
+        job_session().events.register("before-call.s3", self.count)
         return self
 
     def count(self, model, **kwargs):

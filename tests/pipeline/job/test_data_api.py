@@ -12,6 +12,7 @@ import pytest
 
 from flightpipe_job import data_api
 from flightpipe_job.errors import DataApiError
+from flightpipe_job.session import job_session
 
 # Redshift's text for a transaction that lost a serializable conflict (doc "Serializable isolation").
 CONFLICT = "ERROR: 1023 DETAIL: Serializable isolation violation on table - 123456"
@@ -99,9 +100,9 @@ def test_a_refused_wait_falls_back_to_polling(monkeypatch):
     from botocore.stub import Stubber
 
     monkeypatch.setattr(data_api, "time", SimpleNamespace(sleep=lambda seconds: None, monotonic=time.monotonic))
-    client = boto3.client("redshift-data", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    if not data_api.describe_waits(client):
-        pytest.skip("this boto3 has no WaitTimeSeconds: it always polls")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    client = job_session().client("redshift-data", region_name="us-east-1", aws_access_key_id="x",
+                                  aws_secret_access_key="x")  # the job's model knows WaitTimeSeconds
     stub = Stubber(client)
     stub.add_client_error("describe_statement", "ActiveWaitingRequestsExceededException", "limit",
                           expected_params={"Id": "s1", "WaitTimeSeconds": 30})
