@@ -95,7 +95,8 @@ def wait_for_statement(client, statement_id: str, timeout: float, what: str) -> 
 
     A client whose model knows DescribeStatement's `WaitTimeSeconds` asks the Data API to answer once the
     statement has ended (at most 30 s a call: Data API Reference, "DescribeStatement"), one call where polling
-    takes several. Older clients (Glue's boto3 1.22.5) poll: a first look after 5 ms, then backing off."""
+    takes several. A client whose model lacks it polls: a first look after 5 ms, then backing off (Glue's
+    botocore 1.25.5 with its own model; the job's session reads a newer one: session.py)."""
     deadline = time.monotonic() + timeout
     delay = 0.005  # most statements take milliseconds: look early, then back off to one look per 2 s
     waits = describe_waits(client)

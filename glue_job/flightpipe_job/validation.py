@@ -130,8 +130,12 @@ def validate_block(
     airport_codes, ids = check_airport_ids(texts[airports], airport_ids)
     delay_codes, delay_values = check_delays(texts[delays], is_empty[delays])
     codes = np.concatenate([carrier_codes, airport_codes, delay_codes]) | np.where(is_empty, EMPTY, 0).astype(np.uint8)
-    # Each row's problem bits, column by column, through its text's index.
-    row_codes = [codes[starts[c]:starts[c + 1]][index] for c, index in enumerate(indices)]
+
+    def per_row(values: np.ndarray) -> list[np.ndarray]:
+        """A value per distinct text (all columns' texts in turn) as each row's value, column by column."""
+        return [values[starts[c]:starts[c + 1]][index] for c, index in enumerate(indices)]
+
+    row_codes = per_row(codes)  # each row's problem bits, column by column
     blank, bad = np.ones(table.num_rows, dtype=bool), np.zeros(table.num_rows, dtype=bool)
     for column_codes in row_codes:
         blank &= (column_codes & EMPTY) != 0
@@ -139,7 +143,7 @@ def validate_block(
     bad &= ~blank
     unterminated = np.zeros(table.num_rows, dtype=bool)
     if quotes.any():
-        unterminated = sum(quotes[starts[c]:starts[c + 1]][index] for c, index in enumerate(indices)) % 2 == 1
+        unterminated = sum(per_row(quotes)) % 2 == 1
     bad |= unterminated
     dropped = bad | blank
     keep = np.flatnonzero(~dropped) if dropped.any() else None  # None: every row is valid (the usual case)
