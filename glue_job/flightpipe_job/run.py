@@ -44,18 +44,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     check_settings(args, region)
     if args.object_key:
         day_of_key(args.object_key, args.raw_prefix)
-    # The airport ids are asked for first and collected before the first claim: the warehouse answers while
-    # the S3 and Glue clients are created (~0.1 s: their service models are loaded per process, on AWS too)
-    # and the catalog is listed. All clients come from the one session.
+    # The two reads of the warehouse are sent first, together, and collected when needed: the warehouse runs
+    # them while the S3 and Glue clients are created (their service models are loaded per process, on AWS
+    # too) and the catalog is listed, so the run waits for neither statement on its own. The airport ids are
+    # collected before the first claim, the settled days once the catalog is listed. All clients come from
+    # the one session.
     db = DataApiClient(args)
     dimension = db.start_query("SELECT DISTINCT airport_id FROM airlines.airports_dim", "read the airport ids")
+    settled = db.start_query(sql.text("ledger_settled_keys.sql"), "read the settled days", bucket=args.raw_bucket)
     s3, glue = session.client("s3"), session.client("glue")
     log(f"job run {args.run_id}: daily flights s3://{args.raw_bucket}/{args.raw_prefix} → Redshift "
         f"(dep_delay >= {args.min_dep_delay})" + (f", started for {args.object_key}" if args.object_key else ""))
 
     errors: list[str] = []
     claims = []
-    keys = candidate_keys(db, glue, args)
+    keys = candidate_keys(glue, args, settled)
     listed = prefix_versions(s3, args.raw_bucket, args.raw_prefix) if len(keys) >= LIST_PREFIX_FROM else None
     objects = current_objects(s3, keys, args, listed)
     superseded = [(earlier, f"not loaded: version {obj.version} was current when job run {args.run_id} looked")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from flightpipe_job import sql
-from flightpipe_job.data_api import DataApiClient
 from flightpipe_job.errors import JobFailed
 from flightpipe_job.log import log
 from flightpipe_job.settings import day_of_key
@@ -66,11 +65,11 @@ def catalogued_keys(glue, args: argparse.Namespace) -> list[str]:
     return keys
 
 
-def candidate_keys(db: DataApiClient, glue, args: argparse.Namespace) -> list[str]:
-    """The daily files this run considers: --object_key, and every catalogued day the ledger has not settled."""
+def candidate_keys(glue, args: argparse.Namespace, settled_rows: Callable[[], list[dict[str, Any]]]) -> list[str]:
+    """The daily files this run considers: --object_key, and every catalogued day the ledger has not settled.
+    `settled_rows()` returns the rows of sql/ledger_settled_keys.sql (a query started earlier)."""
     catalogued = catalogued_keys(glue, args)
-    settled = {row["source_key"] for row in db.query(
-        sql.text("ledger_settled_keys.sql"), "read the settled days", bucket=args.raw_bucket)}
+    settled = {row["source_key"] for row in settled_rows()}
     keys = {key for key in catalogued if key not in settled}
     if args.object_key:
         keys.add(args.object_key)

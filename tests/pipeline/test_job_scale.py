@@ -60,22 +60,28 @@ def statement_ids() -> set[str]:
             return ids
 
 
-class S3Calls:
-    """Counts the S3 API calls of clients created while active (the job creates its own)."""
+class ApiCalls:
+    """The API calls, in order, of `services`' clients created while active (the job creates its own)."""
 
-    def __init__(self):
-        self.calls: list[str] = []
+    def __init__(self, *services: str):
+        self.services = services
+        self.calls: list[tuple[str, str]] = []  # (service, operation)
 
     def __enter__(self):
         boto3.DEFAULT_SESSION = None  # a new session, as a job process starts with
-        job_session().events.register("before-call.s3", self.count)
+        for service in self.services:
+            job_session().events.register(f"before-call.{service}", self.count)
         return self
 
     def count(self, model, **kwargs):
-        self.calls.append(model.name)
+        self.calls.append((model.service_model.service_id.hyphenize(), model.name))
+
+    def of(self, service: str) -> list[str]:
+        return [operation for name, operation in self.calls if name == service]
 
     def __exit__(self, *exc):
-        boto3.DEFAULT_SESSION.events.unregister("before-call.s3", self.count)
+        for service in self.services:
+            boto3.DEFAULT_SESSION.events.unregister(f"before-call.{service}", self.count)
 
 
 def measure_daily_run(pipeline, nyc_days, loaded_days: int) -> tuple[int, int]:
@@ -83,10 +89,10 @@ def measure_daily_run(pipeline, nyc_days, loaded_days: int) -> tuple[int, int]:
     seed_loaded_days(pipeline, loaded_days)
     pipeline.put_day("2013-01-01", nyc_days["2013-01-01"])
     before = statement_ids()
-    with S3Calls() as s3:
+    with ApiCalls("s3") as calls:
         summary = pipeline.run(object_key=pipeline.key("2013-01-01"))
     assert [r["status"] for r in summary["loads"]] == ["LOADED"]
-    return len(statement_ids() - before), len(s3.calls)
+    return len(statement_ids() - before), len(calls.of("s3"))
 
 
 @pytest.mark.parametrize("loaded_days", [1, 30, 365])
@@ -101,6 +107,19 @@ def test_a_daily_run_costs_the_same_whatever_the_history(pipeline, nyc_days, loa
     # claims file; PUTs of staged rows and loads file; HEAD again before the load (did a newer version land?);
     # LIST + DELETE of the staging folder
     assert s3_calls == 10
+
+
+def test_a_daily_run_sends_both_reads_of_the_warehouse_before_waiting_for_either(pipeline, nyc_days):
+    """The airport ids and the settled days are two ExecuteStatement calls at the start of the run: each runs
+    on the warehouse while the job creates its other clients and lists the catalog, instead of one after the
+    other (the Data API runs a statement asynchronously; the job waits for it with DescribeStatement)."""
+    pipeline.put_day("2013-01-01", nyc_days["2013-01-01"])
+    with ApiCalls("s3", "glue", "redshift-data") as calls:
+        summary = pipeline.run(object_key=pipeline.key("2013-01-01"))
+    assert [r["status"] for r in summary["loads"]] == ["LOADED"]
+    operations = [operation for _, operation in calls.calls]
+    assert operations[:2] == ["ExecuteStatement", "ExecuteStatement"]
+    assert operations.index("GetPartitions") < operations.index("DescribeStatement")
 
 
 def test_the_run_summary_stays_within_listagg_limits_after_a_long_backfill(pipeline):
