@@ -61,6 +61,13 @@ def column_order(head: bytes, uri: str) -> list[int]:
     return [names.index(w) for w in wanted]
 
 
+def newlines(data: bytes, start: int, end: int) -> int:
+    """The line feeds in data[start:end]. numpy counts them about five times as fast as `bytes.count` (1 ms
+    against 4.8 ms for 8 MB on Glue's runtime, measured), and a day's bytes are counted twice: as lines of
+    the file and as lines of each block."""
+    return int(np.count_nonzero(np.frombuffer(data, np.uint8, end - start, start) == 10))
+
+
 # What the reader gets in place of a line that is too long: one field, so pyarrow reports it as malformed.
 LONG_LINE = b"-\n"
 
@@ -94,7 +101,7 @@ class LineCounter:
             while start < len(lines):
                 end = lines.find(b"\n", start + PARSE_BLOCK_BYTES - 1) + 1 or len(lines)
                 yield first, memoryview(lines)[start:end]
-                first += lines.count(b"\n", start, end)
+                first += newlines(lines, start, end)
                 start = end
 
     def _next_lines(self) -> bytes:
@@ -126,7 +133,7 @@ class LineCounter:
                 data, self.dropping = b"", True
         end = data.rfind(b"\n") + 1
         parts.append(data[:end])
-        self.complete += data.count(b"\n", 0, end)
+        self.complete += newlines(data, 0, end)
         self.pending = data[end:]
         return b"".join(parts)
 

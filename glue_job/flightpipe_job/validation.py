@@ -51,7 +51,9 @@ def dictionary_parts(columns) -> tuple[pa.Array, list[np.ndarray], np.ndarray, l
         array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         if not pa.types.is_dictionary(array.type):
             array = pc.dictionary_encode(array)
-        indices.append(array.indices.to_numpy(zero_copy_only=False))
+        # As numpy's own index type: numpy converts any other to it at every look-up (a uint8 look-up of 100k
+        # rows: 0.05 ms with intp indices, 0.17 ms with int32 ones, numpy 1.22, measured).
+        indices.append(array.indices.to_numpy(zero_copy_only=False).astype(np.intp))
         dictionaries.append(array.dictionary)
         starts.append(starts[-1] + len(array.dictionary))
     written = pa.concat_arrays(dictionaries)

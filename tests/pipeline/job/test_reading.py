@@ -215,3 +215,10 @@ def test_blocks_are_parsed_on_threads_only_with_a_cpu_to_spare(monkeypatch, cpus
     counts = scan_file(io.BytesIO(data), column_order(data[:HEADER_PEEK_BYTES], "s3://bucket/key"), AIRPORT_IDS,
                        60, valid, lambda rejected: None)
     assert counts.rows_valid == 2000 and bool(seen) is threaded
+
+
+def test_newlines_counts_the_line_feeds_of_any_range_as_bytes_count_does():
+    data = b"a\nbc\r\n\n\r\rd\n" * 50 + b"tail"
+    for start, end in [(0, len(data)), (0, 0), (1, 2), (2, 3), (5, 400), (len(data) - 5, len(data))]:
+        assert reading.newlines(data, start, end) == data.count(b"\n", start, end), (start, end)
+    assert reading.newlines(b"", 0, 0) == 0
