@@ -114,7 +114,7 @@ def test_a_daily_run_sends_both_reads_of_the_warehouse_before_waiting_for_either
     on the warehouse while the job creates its other clients and lists the catalog, instead of one after the
     other (the Data API runs a statement asynchronously; the job waits for it with DescribeStatement)."""
     pipeline.put_day("2013-01-01", nyc_days["2013-01-01"])
-    with ApiCalls("s3", "glue", "redshift-data") as calls:
+    with ApiCalls("glue", "redshift-data") as calls:
         summary = pipeline.run(object_key=pipeline.key("2013-01-01"))
     assert [r["status"] for r in summary["loads"]] == ["LOADED"]
     operations = [operation for _, operation in calls.calls]
